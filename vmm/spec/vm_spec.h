@@ -1,0 +1,118 @@
+// VmSpec: everything dvm needs to know to run one distributed VM, validated.
+//
+// Two front ends produce it: the TOML cluster config (toml_config.h) and, later,
+// libvirt domain XML (libvirt/). Both fill a VmSpec and call Validate(), so the
+// rules live here once and each front end only maps its syntax onto fields.
+#ifndef DVM_VMM_SPEC_VM_SPEC_H_
+#define DVM_VMM_SPEC_VM_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "dvm/types.h"
+
+namespace dvm::spec {
+
+// Limits. vCPU ids are xAPIC ids (8 bits, 0xff is broadcast); 64 nodes keeps
+// a directory's sharer set in one machine word.
+inline constexpr uint32_t kMaxNodes = 64;
+inline constexpr uint32_t kMaxVcpus = 254;
+inline constexpr uint64_t kMinMemory = 64 * kMiB;
+inline constexpr uint64_t kMemoryAlignment = 2 * kMiB;
+inline constexpr size_t kMaxCmdline = 2047;  // boot protocol's cmdline_size on modern kernels
+
+enum class TransportKind { kTcp, kDpdk };
+enum class HomePolicy { kInterleave, kRange };
+enum class SerialKind { kStdio, kNone, kFile };
+
+struct NetAddress {
+  std::string host;  // name or IPv4/IPv6 literal (no brackets)
+  uint16_t port = 0;
+};
+
+struct NodeSpec {
+  NodeId id;
+  NetAddress address;
+  std::vector<VcpuId> vcpus;        // sorted, the vCPUs this node runs
+  std::vector<std::string> dpdk_args;  // EAL arguments, only with TransportKind::kDpdk
+};
+
+// A guest-physical range whose pages are homed on one node (HomePolicy::kRange).
+struct HomeRange {
+  Gpa start;
+  uint64_t size = 0;
+  NodeId node;
+};
+
+struct DsmSpec {
+  HomePolicy home = HomePolicy::kInterleave;
+  uint64_t interleave_bytes = kPageSize;  // granule of the round-robin over nodes
+  std::vector<HomeRange> ranges;          // kRange: must tile guest RAM exactly
+  TransportKind transport = TransportKind::kTcp;
+};
+
+struct SerialSpec {
+  SerialKind kind = SerialKind::kStdio;
+  std::string path;  // kFile only
+};
+
+struct DiskSpec {
+  std::string path;
+  bool read_only = false;
+};
+
+struct NetDeviceSpec {
+  std::string tap;  // host tap interface name
+  std::string mac;  // "52:54:00:12:34:56"; empty = derived from the VM name
+};
+
+struct DeviceSpec {
+  SerialSpec serial;
+  std::vector<DiskSpec> disks;
+  std::vector<NetDeviceSpec> nets;
+};
+
+struct VmSpec {
+  std::string name;
+  uint64_t memory_bytes = 0;
+  uint32_t vcpu_count = 0;
+  std::string kernel;   // absolute path after parsing
+  std::string initrd;   // empty = none
+  std::string cmdline;
+  std::vector<NodeSpec> nodes;  // sorted by id; ids are 0..N-1
+  DsmSpec dsm;
+  DeviceSpec devices;
+  std::string cluster_key_file;  // empty only for a single-node VM
+
+  // The node that runs `vcpu`, or nullopt if none does.
+  std::optional<NodeId> NodeOfVcpu(VcpuId vcpu) const;
+  const NodeSpec* FindNode(NodeId id) const;
+};
+
+// Where a validation problem is, so front ends can map it back to their syntax:
+// `field` is a dotted path such as "node[1].vcpus" or "vm.memory".
+struct SpecError {
+  std::string field;
+  std::string message;
+};
+
+// Host facts that validation checks against; injectable for tests.
+struct HostLimits {
+  uint64_t memory_bytes = 0;  // 0 = do not check
+  static HostLimits FromHost();
+};
+
+// Checks every rule that does not depend on the syntax it came from. Returns
+// all problems found (empty = valid). Checks files (kernel, initrd, key, disks)
+// for existence and readability on this host.
+std::vector<SpecError> Validate(const VmSpec& spec, const HostLimits& host);
+
+// True for an IPv4/IPv6 literal or a plausible DNS name.
+bool IsValidHost(const std::string& host);
+
+}  // namespace dvm::spec
+
+#endif  // DVM_VMM_SPEC_VM_SPEC_H_
