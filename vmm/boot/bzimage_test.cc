@@ -1,0 +1,97 @@
+#include "vmm/boot/bzimage.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "gtest/gtest.h"
+#include "vmm/boot/test_bzimage.h"
+
+namespace dvm::boot {
+namespace {
+
+using testing::MakeBzImage;
+
+template <typename T>
+void Put(std::vector<uint8_t>& image, size_t off, T v) {
+  std::memcpy(image.data() + off, &v, sizeof(v));
+}
+
+TEST(BzImageTest, ParsesValidHeader) {
+  auto file = MakeBzImage(1000);
+  auto image = ParseBzImage(file);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->version, 0x020F);
+  EXPECT_EQ(image->protected_mode.size(), 1000u);
+  EXPECT_EQ(image->protected_mode.data(), file.data() + 5 * 512);
+  EXPECT_EQ(image->setup_header.size(), 0x26Cu - 0x1F1u);
+  EXPECT_EQ(image->cmdline_size, 2047u);
+  EXPECT_EQ(image->initrd_addr_max, 0x7FFFFFFFu);
+  EXPECT_TRUE(image->relocatable);
+}
+
+TEST(BzImageTest, SetupSectsZeroMeansFour) {
+  auto file = MakeBzImage(1000);
+  Put(file, hdr::kSetupSects, uint8_t{0});
+  auto image = ParseBzImage(file);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->protected_mode.size(), 1000u);
+}
+
+TEST(BzImageTest, RejectsMissingMagic) {
+  auto file = MakeBzImage();
+  Put(file, hdr::kMagic, uint32_t{0x464C457F});  // an ELF file, say
+  auto image = ParseBzImage(file);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(image.status().message().find("HdrS"), std::string::npos) << image.status();
+}
+
+TEST(BzImageTest, RejectsOldProtocol) {
+  auto file = MakeBzImage();
+  Put(file, hdr::kVersion, uint16_t{0x0205});
+  auto image = ParseBzImage(file);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(image.status().message().find("2.05"), std::string::npos) << image.status();
+}
+
+TEST(BzImageTest, Rejects32BitKernel) {
+  auto file = MakeBzImage();
+  Put(file, hdr::kXLoadFlags, uint16_t{0});
+  auto image = ParseBzImage(file);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(image.status().message().find("XLF_KERNEL_64"), std::string::npos) << image.status();
+}
+
+TEST(BzImageTest, RejectsTruncatedFiles) {
+  auto file = MakeBzImage();
+  EXPECT_FALSE(ParseBzImage(std::span(file).first(0x100)).ok());
+  EXPECT_FALSE(ParseBzImage(std::span(file).first(5 * 512)).ok());  // no payload at all
+  Put(file, hdr::kSetupSects, uint8_t{200});  // setup claims more than the file
+  EXPECT_FALSE(ParseBzImage(file).ok());
+  EXPECT_FALSE(ParseBzImage({}).ok());
+}
+
+TEST(BzImageTest, RejectsZImage) {
+  auto file = MakeBzImage();
+  Put(file, hdr::kLoadFlags, uint8_t{0});
+  EXPECT_EQ(ParseBzImage(file).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Parses Debian's kernel when DVM_TEST_VMLINUZ names one, e.g. from
+// `apt-get download linux-image-6.1.0-*-amd64` and dpkg-deb -x.
+TEST(BzImageTest, ParsesRealVmlinuzIfPresent) {
+  const char* path = std::getenv("DVM_TEST_VMLINUZ");
+  if (path == nullptr || *path == 0) GTEST_SKIP() << "DVM_TEST_VMLINUZ not set";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) GTEST_SKIP() << "cannot open " << path;
+  std::vector<uint8_t> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto image = ParseBzImage(file);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_GE(image->version, 0x020C);
+  EXPECT_TRUE(image->xloadflags & hdr::kXlfKernel64);
+  EXPECT_GT(image->init_size, image->protected_mode.size());
+  EXPECT_TRUE(image->relocatable);
+}
+
+}  // namespace
+}  // namespace dvm::boot
