@@ -34,6 +34,8 @@ TEST(TypesTest, FormatSize) {
   EXPECT_EQ(FormatSize(12 * kKiB), "12 KiB");
   EXPECT_EQ(FormatSize(7), "7 B");
   EXPECT_EQ(FormatSize(0), "0 B");
+  EXPECT_EQ(FormatSize(2048 * kGiB), "2 TiB");
+  EXPECT_EQ(FormatSize(kGiB + kGiB / 2 + 5), "1.5 GiB");
 }
 
 }  // namespace

@@ -1,0 +1,118 @@
+#include "vmm/spec/vm_spec.h"
+
+#include <cstdio>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "vmm/spec/plan.h"
+
+namespace dvm::spec {
+namespace {
+
+using ::testing::IsEmpty;
+
+MATCHER_P2(HasError, field, text, "") {
+  for (const SpecError& e : arg) {
+    if (e.field == field && e.message.find(text) != std::string::npos) return true;
+  }
+  *result_listener << "errors:";
+  for (const SpecError& e : arg) *result_listener << " [" << e.field << ": " << e.message << "]";
+  return false;
+}
+
+class VmSpecTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kernel_ = ::testing::TempDir() + "/vm_spec_test_kernel";
+    key_ = ::testing::TempDir() + "/vm_spec_test_key";
+    WriteFile(kernel_, "kernel");
+    WriteFile(key_, std::string(32, 'k'));
+    spec_.name = "t";
+    spec_.memory_bytes = 256 * kMiB;
+    spec_.vcpu_count = 2;
+    spec_.kernel = kernel_;
+    spec_.cluster_key_file = key_;
+    spec_.nodes = {{NodeId(0), {"127.0.0.1", 7000}, {VcpuId(0)}, {}},
+                   {NodeId(1), {"127.0.0.1", 7001}, {VcpuId(1)}, {}}};
+  }
+  static void WriteFile(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  std::vector<SpecError> Check() { return Validate(spec_, HostLimits{16 * kGiB}); }
+
+  std::string kernel_, key_;
+  VmSpec spec_;
+};
+
+TEST_F(VmSpecTest, ValidSpecPasses) { EXPECT_THAT(Check(), IsEmpty()); }
+
+TEST_F(VmSpecTest, FindsNodeOfVcpu) {
+  EXPECT_EQ(spec_.NodeOfVcpu(VcpuId(1)), NodeId(1));
+  EXPECT_EQ(spec_.NodeOfVcpu(VcpuId(5)), std::nullopt);
+  EXPECT_EQ(spec_.FindNode(NodeId(1))->address.port, 7001);
+  EXPECT_EQ(spec_.FindNode(NodeId(2)), nullptr);
+}
+
+TEST_F(VmSpecTest, RangeHomesMustTileMemory) {
+  spec_.dsm.home = HomePolicy::kRange;
+  spec_.dsm.ranges = {{Gpa(0), 128 * kMiB, NodeId(0)}, {Gpa(128 * kMiB), 128 * kMiB, NodeId(1)}};
+  EXPECT_THAT(Check(), IsEmpty());
+  spec_.dsm.ranges[1].size = 64 * kMiB;
+  EXPECT_THAT(Check(), HasError("dsm.range", "ranges cover 192 MiB but vm.memory is 256 MiB"));
+  spec_.dsm.ranges[1] = {Gpa(64 * kMiB), 192 * kMiB, NodeId(1)};
+  EXPECT_THAT(Check(), HasError("dsm.range at 0x4000000", "overlaps"));
+  spec_.dsm.ranges[1] = {Gpa(128 * kMiB), 128 * kMiB, NodeId(9)};
+  EXPECT_THAT(Check(), HasError("dsm.range at 0x8000000", "node 9 does not exist"));
+}
+
+TEST_F(VmSpecTest, InterleaveGranuleIsPowerOfTwoPages) {
+  spec_.dsm.interleave_bytes = 3 * kPageSize;
+  EXPECT_THAT(Check(), HasError("dsm.interleave", "power of two"));
+}
+
+TEST_F(VmSpecTest, MacAndTapChecked) {
+  spec_.devices.nets = {{"tap0", "53:54:00:12:34:56"}, {"a-name-longer-than-15", ""}};
+  EXPECT_THAT(Check(), HasError("devices.net[0].mac", "not a unicast MAC"));
+  EXPECT_THAT(Check(), HasError("devices.net[1].tap", "1-15 characters"));
+}
+
+TEST_F(VmSpecTest, MissingDiskReported) {
+  spec_.devices.disks = {{"/nonexistent/disk.img", false}};
+  EXPECT_THAT(Check(), HasError("devices.disk[0].path", "cannot find"));
+}
+
+TEST_F(VmSpecTest, CmdlineLimit) {
+  spec_.cmdline = std::string(3000, 'x');
+  EXPECT_THAT(Check(), HasError("vm.cmdline", "limit is 2047"));
+}
+
+TEST(HostTest, ValidHosts) {
+  EXPECT_TRUE(IsValidHost("127.0.0.1"));
+  EXPECT_TRUE(IsValidHost("::1"));
+  EXPECT_TRUE(IsValidHost("node-1.cluster.example"));
+  EXPECT_FALSE(IsValidHost(""));
+  EXPECT_FALSE(IsValidHost("300.1.1.1"));
+  EXPECT_FALSE(IsValidHost("-bad"));
+  EXPECT_FALSE(IsValidHost("a..b"));
+  EXPECT_FALSE(IsValidHost("sp ace"));
+}
+
+TEST(PlanTest, VcpuListRuns) {
+  EXPECT_EQ(FormatVcpuList({VcpuId(0), VcpuId(1), VcpuId(2), VcpuId(5)}), "0-2, 5");
+  EXPECT_EQ(FormatVcpuList({}), "none");
+}
+
+TEST(PlanTest, InterleaveSplitsEvenly) {
+  VmSpec spec;
+  spec.memory_bytes = 10 * kPageSize;
+  spec.nodes.resize(3);
+  std::vector<uint64_t> bytes = HomeBytesPerNode(spec);
+  EXPECT_EQ(bytes, (std::vector<uint64_t>{4 * kPageSize, 3 * kPageSize, 3 * kPageSize}));
+}
+
+}  // namespace
+}  // namespace dvm::spec
