@@ -1,0 +1,278 @@
+// dsm::Protocol: the page coherence protocol of one node, as a pure state
+// machine. Handle(event) appends actions; no threads, clocks, sockets or page
+// bytes. The simulator (test/sim) and the DSM engine drive the same code.
+//
+// Model: sequential consistency per page, write-invalidate, MSI, with a home
+// directory per page (HomeMap). The home serializes requests for a page: while
+// a transaction waits (for invalidation acks, a writeback, or the home's own
+// pinned copy) the page is busy and later requests queue at the home in
+// arrival order. Nobody retries, so nothing livelocks.
+//
+// Invariants when the home is not busy on a page:
+//   owner set   -> the owner is the only node with a copy (Modified, or about
+//                  to be: its data may still be in flight from the old owner)
+//   owner none  -> the home has a valid copy and is in `sharers`
+//
+// Node states (per node and page). Waiters are faulting threads and pins.
+//   I    Invalid            SM_G  Shared, asked for write, waiting WriteGrant
+//   S    Shared (read-only) IS_D  asked for read, waiting ReadData
+//   M    Modified (writable) IM_D asked for write, waiting WriteGrant(+page)
+//
+//  state | read fault  | write fault | Inv          | FwdRead        | FwdWrite       | ReadData | WriteGrant
+//  ------+-------------+-------------+--------------+----------------+----------------+----------+-----------
+//  I     | ReadReq/IS_D| WriteReq/IM_D| error       | error          | error          | error    | error
+//  S     | hit         | WriteReq/SM_G| Drop,Ack/I  | error          | error          | error    | error
+//  M     | hit         | hit         | error        | WP,Data>R,Wb>H/S| WP,Grant>W,Drop/I| error | error
+//  IS_D  | wait        | wait        | defer        | error          | error          | Install ro/S | error
+//  IM_D  | wait        | wait        | error        | defer          | defer          | error    | Install rw/M
+//  SM_G  | hit         | wait        | Drop,Ack/IM_D| error          | error          | error    | Unprotect/M
+//
+// Pins: a read pin defers Inv and FwdWrite; a write pin also defers FwdRead.
+// "defer" keeps the message in a per-page FIFO replayed when the state is
+// stable and unpinned; deferred messages all come from the home, in order.
+// Why deferring is safe: IS_D defers an Inv only when its data was forwarded
+// by the old owner (home->R Inv overtook owner->R data, different pairs); that
+// data is already in flight. IM_D defers forwards only as owner-elect, whose
+// data is in flight from the previous owner (or queued behind its own defer,
+// a finite chain in the home's serialization order). The read performed on
+// install comes before the write that sent the Inv, so SC holds.
+//
+// Home directory per page: owner, sharers (u64 mask), busy, queue.
+//
+//  request        | directory        | home sends                         | busy until
+//  ---------------+------------------+------------------------------------+-----------
+//  ReadReq  R     | owner none       | ReadData(+page)>R, sharers+=R      | -
+//  ReadReq  R     | owner home       | (home WP) ReadData>R               | home unpinned
+//  ReadReq  R     | owner X          | FwdRead>X (X: Data>R, Wb>H)        | Writeback
+//  WriteReq W     | owner none       | Inv>each sharer but W, home        | all InvAcks, then
+//                 |                  | WriteGrant(+page unless W shared)>W| home copy dropped
+//  WriteReq W     | owner home       | (home WP) WriteGrant+page>W, drop  | home unpinned
+//  WriteReq W     | owner X          | FwdWrite>X (X: Grant+page>W), owner=W | -
+//  InvAck / Writeback: complete the busy transaction, then serve the queue.
+//
+// The home's own copy is handled in place, never by messages to itself; its
+// own requests use the same paths with zero wire messages.
+//
+// Wire messages per operation (remote requester R/W, home H, owner X; tested
+// in protocol_test.cc, a change here is a design change):
+//   read miss, page at home ............................. 2  ReadReq, ReadData
+//   read miss, page Modified at X (3 hops to data) ...... 4  ReadReq, FwdRead, ReadData, Writeback
+//   read miss at the home, page Modified at X ........... 2  FwdRead, Writeback
+//   write miss, page Modified at X ...................... 3  WriteReq, FwdWrite, WriteGrant
+//   write miss or upgrade, k other remote sharers ....... 2+2k  WriteReq, k Inv, k InvAck, WriteGrant
+//   write at the home, k remote sharers ................. 2k
+//   hits ................................................ 0
+//
+// Failure (NodeDead(n), delivered to every live node after the transport has
+// dropped n's traffic): pages whose only copy was on n (owner n, a writeback
+// from n that never came, a page in flight from n to its new owner) become
+// lost: the home reports the range (Error), later requests get kLost, and
+// faults fail naming n and the page. Pages homed on n fail new faults with the
+// home run as the range. Copies other nodes still hold stay readable: with
+// the home or the owner gone, nobody can write them, so a read is never stale.
+//
+// Peer messages are never trusted: one that does not fit the state table is
+// dropped, counted (stats().protocol_errors) and reported as an Error action.
+#ifndef DVM_DSM_PROTOCOL_H_
+#define DVM_DSM_PROTOCOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "dsm/home_map.h"
+#include "dsm/message.h"
+#include "dvm/types.h"
+
+namespace dvm::dsm {
+
+enum class Access : uint8_t { kRead, kWrite };
+
+// ---- Events ----
+struct FaultEvent {  // a thread touched a page it may not access
+  Gfn gfn;
+  Access access;
+  uint64_t token;  // echoed by the Wake action
+};
+struct ReceiveEvent {  // a message from a peer, already Decode()d
+  NodeId from;
+  Message msg;
+};
+struct PinEvent {  // a device wants the page held in place until Unpin
+  Gfn gfn;
+  Access access;
+  uint64_t token;
+};
+struct UnpinEvent {
+  Gfn gfn;
+  Access access;
+};
+struct NodeDeadEvent {
+  NodeId node;
+};
+using Event = std::variant<FaultEvent, ReceiveEvent, PinEvent, UnpinEvent, NodeDeadEvent>;
+
+// ---- Actions, executed in order ----
+// Send msg to a peer; with kHasPage the executor attaches its local copy of
+// the page as it is when the action runs (after any WriteProtect before it,
+// before any Drop after it).
+struct SendAction {
+  NodeId to;
+  Message msg;
+};
+// Map the page that came with the message being handled, read-only or writable.
+struct InstallAction {
+  Gfn gfn;
+  bool writable;
+};
+struct MakeWritableAction {  // Shared -> Modified without new data
+  Gfn gfn;
+};
+struct WriteProtectAction {  // Modified -> Shared
+  Gfn gfn;
+};
+struct DropAction {  // -> Invalid
+  Gfn gfn;
+};
+// Resume a faulting thread or a pinner. ok == false: the access failed, an
+// ErrorAction says why.
+struct WakeAction {
+  uint64_t token;
+  bool ok;
+};
+enum class ErrorKind : uint8_t { kPageLost, kHomeDead, kBadMessage };
+struct ErrorAction {
+  ErrorKind kind;
+  NodeId node;     // the dead node, or the peer that sent a bad message
+  PageRange pages;
+  const char* what;
+};
+using Action = std::variant<SendAction, InstallAction, MakeWritableAction, WriteProtectAction,
+                            DropAction, WakeAction, ErrorAction>;
+
+struct ProtocolOptions {
+  // nullopt: every page starts Modified at its home. Otherwise every page
+  // starts Modified at this node (e.g. node 0 after loading the kernel).
+  std::optional<NodeId> initial_owner;
+  // TEST ONLY: the home grants a write before the last InvAck arrives. Exists
+  // so a test can prove the simulator catches a real protocol bug.
+  bool inject_early_grant_bug = false;
+};
+
+struct ProtocolStats {
+  uint64_t messages_sent = 0;  // wire messages only, not the home talking to itself
+  uint64_t protocol_errors = 0;
+  uint64_t deferred = 0;
+  uint64_t queued_at_home = 0;
+};
+
+// What Protocol knows about one page on this node (exposed for tests).
+enum class PageState : uint8_t { kInvalid, kShared, kModified, kIsD, kImD, kSmG };
+const char* PageStateName(PageState s);
+
+class Protocol {
+ public:
+  Protocol(NodeId self, HomeMap homes, ProtocolOptions options = {});
+
+  void Handle(const Event& event, std::vector<Action>* out);
+
+  NodeId self() const { return self_; }
+  const HomeMap& homes() const { return homes_; }
+  const ProtocolStats& stats() const { return stats_; }
+  PageState StateOf(Gfn gfn) const;
+  // True when this node is home of gfn and has a transaction in flight or queued.
+  bool HomeBusy(Gfn gfn) const;
+
+ private:
+  struct Waiter {
+    uint64_t token;
+    Access access;
+    bool pin;
+  };
+  struct NodePage {
+    PageState state = PageState::kInvalid;
+    uint32_t read_pins = 0;
+    uint32_t write_pins = 0;
+    std::optional<NodeId> lost_with;  // set once the page is known lost
+    std::vector<Waiter> waiters;
+    std::deque<Message> deferred;  // all from the home
+  };
+  // kInvalidating covers waiting for acks and then for the home's own copy to
+  // be droppable; kAwaitHomeCopy is a request served from the home's Modified
+  // copy that waits for it to arrive or be unpinned.
+  enum class Busy : uint8_t { kNone, kInvalidating, kAwaitWriteback, kAwaitHomeCopy };
+  struct Supplier {  // the last forward whose data the home never saw arrive
+    NodeId from;
+    NodeId to;
+    bool write;
+  };
+  struct DirEntry {
+    std::optional<NodeId> owner;
+    uint64_t sharers = 0;
+    Busy busy = Busy::kNone;
+    MsgType request = MsgType::kReadReq;  // the transaction being served
+    NodeId requester;
+    NodeId supplier;       // kAwaitWriteback: who owes the writeback
+    uint64_t pending = 0;  // kInvalidating: sharers yet to ack
+    bool granted = false;  // kInvalidating: the grant went out (only early with the bug)
+    bool requester_dead = false;
+    std::optional<Supplier> last_forward;
+    std::optional<NodeId> lost_with;
+    std::deque<Message> queue;  // requests waiting for busy to clear
+  };
+  // Work inside one Handle call: a message to ourselves, or a nudge to the
+  // other half of this node (node side <-> home directory). Queued, not
+  // called, so neither half re-enters the other.
+  struct Work {
+    enum Kind : uint8_t { kMessage, kAdvanceNode, kResumeHome } kind;
+    Message msg;
+  };
+
+  // protocol.cc: node side
+  void OnFault(Gfn gfn, Access access, uint64_t token, bool pin);
+  void OnUnpin(Gfn gfn, Access access);
+  void Dispatch(NodeId from, const Message& msg);
+  void OnNodeMessage(NodeId from, const Message& msg);
+  bool TryNodeMessage(NodePage& page, const Message& msg);
+  void AdvanceNode(Gfn gfn);
+  void FailWaiters(NodePage& page, Gfn gfn, ErrorKind kind, NodeId node);
+  void BecomeLost(NodePage& page, Gfn gfn, NodeId dead);
+  void ResumeHome(Gfn gfn);
+  void OnNodeDeadLocal(NodeId dead);
+  NodePage& Page(Gfn gfn);
+
+  // protocol_home.cc: home directory
+  void OnHomeMessage(NodeId from, const Message& msg);
+  void StartRequest(Gfn gfn, DirEntry& dir, const Message& req);
+  void ServeQueue(Gfn gfn, DirEntry& dir);
+  bool TryHomeStep(Gfn gfn, DirEntry& dir);
+  void FinishInvalidation(Gfn gfn, DirEntry& dir);
+  void GrantWrite(Gfn gfn, DirEntry& dir);
+  void MarkLost(Gfn gfn, DirEntry& dir, NodeId dead, bool report);
+  void OnNodeDeadHome(NodeId dead);
+  DirEntry& Dir(Gfn gfn);
+
+  // Output helpers.
+  void Send(NodeId to, MsgType type, Gfn gfn, NodeId node, bool page = false);
+  void Emit(Action action) { out_->push_back(std::move(action)); }
+  void BadMessage(NodeId from, const Message& msg, const char* what);
+  bool IsDead(NodeId n) const { return (dead_ >> n.value()) & 1; }
+  static uint64_t Bit(NodeId n) { return uint64_t{1} << n.value(); }
+
+  NodeId self_;
+  HomeMap homes_;
+  ProtocolOptions options_;
+  ProtocolStats stats_;
+  uint64_t dead_ = 0;
+  std::map<uint64_t, NodePage> pages_;  // ordered: deterministic failure handling
+  std::map<uint64_t, DirEntry> dir_;
+  std::deque<Work> work_;
+  std::vector<Action>* out_ = nullptr;
+};
+
+}  // namespace dvm::dsm
+
+#endif  // DVM_DSM_PROTOCOL_H_
