@@ -21,6 +21,7 @@ void OneTimeKey(const std::array<uint8_t, 32>& key, const FrameHeader& h,
   std::memcpy(nonce, &h.session, 8);
   std::memcpy(nonce + 8, &h.counter, 8);
   std::memcpy(nonce + 16, &h.src, 4);
+  std::memcpy(nonce + 20, &h.dst, 4);
   crypto_stream_xchacha20(otk, crypto_onetimeauth_KEYBYTES, nonce, key.data());
 }
 

@@ -3,8 +3,9 @@
 // Every node of a cluster reads the same key file. Each frame carries a
 // Poly1305 tag over its header (bytes [0, 64)) and payload; the one-time
 // Poly1305 key is derived with XChaCha20 from the cluster key and a 24-byte
-// nonce (sender session, sender node, frame counter), which is unique per frame
-// because the counter never repeats within a session and sessions are random.
+// nonce (sender session, frame counter, source and destination node), unique per
+// frame because a sender's counter toward one peer never repeats within a
+// session and sessions are random.
 // Poly1305 runs at memory speed, so a 4 KiB page costs little next to the
 // hop itself (HMAC-SHA256 would cost several microseconds per page here).
 #ifndef DVM_NET_AUTH_H_
