@@ -475,6 +475,42 @@ bool NestingWithinLimit(const std::string& text) {
   return true;
 }
 
+// The line of the first byte that is not well-formed UTF-8, or 0 if all are.
+// TOML files must be UTF-8, and toml11 3.7's own check of literal strings reads
+// past its buffer on bad input (found by our fuzzer), so bad bytes never reach it.
+int FirstInvalidUtf8Line(const std::string& text) {
+  int line = 1;
+  for (size_t i = 0; i < text.size();) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    size_t extra;
+    uint32_t min_code;
+    if (byte < 0x80) {
+      if (byte == '\n') ++line;
+      ++i;
+      continue;
+    } else if ((byte & 0xe0) == 0xc0) {
+      extra = 1, min_code = 0x80;
+    } else if ((byte & 0xf0) == 0xe0) {
+      extra = 2, min_code = 0x800;
+    } else if ((byte & 0xf8) == 0xf0) {
+      extra = 3, min_code = 0x10000;
+    } else {
+      return line;
+    }
+    if (i + extra >= text.size()) return line;  // truncated sequence
+    uint32_t code = byte & (0x3f >> extra);
+    for (size_t k = 1; k <= extra; ++k) {
+      auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return line;
+      code = (code << 6) | (next & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if (code < min_code || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) return line;
+    i += extra + 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string ConfigError::ToString() const {
@@ -542,6 +578,10 @@ ConfigResult ParseConfig(const std::string& text, const std::string& file_name, 
   }
   if (!NestingWithinLimit(text)) {
     result.errors.push_back({file_name, 0, "", absl::StrCat("arrays or tables nest deeper than ", kMaxNesting, " levels")});
+    return result;
+  }
+  if (int line = FirstInvalidUtf8Line(text); line != 0) {
+    result.errors.push_back({file_name, line, "", "the file is not valid UTF-8 (TOML requires it)"});
     return result;
   }
   toml::value root;

@@ -109,7 +109,13 @@ TEST_F(TomlConfigTest, HostileInputIsAnErrorNotACrash) {
   EXPECT_THAT(FirstError(std::string(2 << 20, '#')), HasSubstr("at most 1 MiB"));
   EXPECT_THAT(FirstError("vm = 5"), HasSubstr("vm: expected a table, got an integer"));
   EXPECT_THAT(AllErrors("node = 5\n[vm]\n"), HasSubstr("expected [[node]] tables"));
-  EXPECT_THAT(FirstError(std::string("[vm]\nname = \"\xff\xfe\"\n")), HasSubstr("test.toml"));
+  EXPECT_EQ(FirstError("[vm]\nname = '\xff\xfe'\n"),
+            "test.toml:2: the file is not valid UTF-8 (TOML requires it)");
+  EXPECT_THAT(FirstError("a = '\xc0\x80'"), HasSubstr("not valid UTF-8"));      // overlong
+  EXPECT_THAT(FirstError("a = '\xed\xa0\x80'"), HasSubstr("not valid UTF-8"));  // surrogate
+  EXPECT_THAT(FirstError("a = '\xe2\x82"), HasSubstr("not valid UTF-8"));        // truncated
+  EXPECT_THAT(FirstError("[vm]\nname = 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80'\n"),
+              HasSubstr("vm.memory: is required"));  // valid UTF-8 gets past the check
 }
 
 TEST(ParseSizeTest, Units) {
