@@ -1,0 +1,79 @@
+#include "test/integration/net/spawn.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+extern char** environ;
+
+namespace dvm::net {
+
+Child Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  Child c;
+  if (posix_spawn(&c.pid, args[0], nullptr, nullptr, args.data(), environ) != 0) c.pid = -1;
+  return c;
+}
+
+int Wait(Child& c, double timeout_s) {
+  if (c.pid < 0) return -1;
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (true) {
+    int status;
+    pid_t r = waitpid(c.pid, &status, WNOHANG);
+    if (r == c.pid) {
+      c.pid = -1;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() > until) {
+      kill(c.pid, SIGKILL);
+      waitpid(c.pid, &status, 0);
+      c.pid = -1;
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string TcpNodes() {
+  return "0=127.0.0.1:" + std::to_string(FreePort()) + ",1=127.0.0.1:" +
+         std::to_string(FreePort());
+}
+
+std::string WriteKeyFile() {
+  char path[] = "/tmp/dvm-net-key-XXXXXX";
+  int fd = mkstemp(path);
+  std::random_device rd;
+  std::vector<uint8_t> key(32);
+  for (auto& b : key) b = static_cast<uint8_t>(rd());
+  write(fd, key.data(), key.size());
+  close(fd);
+  return path;
+}
+
+}  // namespace dvm::net
