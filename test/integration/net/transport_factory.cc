@@ -27,7 +27,7 @@ absl::StatusOr<std::vector<PeerAddress>> ParseNodes(std::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv, std::vector<std::string>* rest) {
   Flags f;
   bool have_self = false;
   for (int i = 1; i < argc; ++i) {
@@ -59,6 +59,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       if (!absl::SimpleAtod(std::string(value("--loss=")), &f.loss)) {
         return absl::InvalidArgumentError("bad --loss");
       }
+    } else if (a == "--poll") {
+      f.poll = true;
+    } else if (rest != nullptr) {
+      rest->emplace_back(a);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", std::string(a)));
     }
@@ -75,7 +79,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(const Flags& flags,
                                                          const ClusterKey& key) {
   if (flags.transport == "tcp") {
-    auto t = TcpTransport::Create(TcpOptions{.self = flags.self, .nodes = flags.nodes}, key);
+    auto t = TcpTransport::Create(
+        TcpOptions{.self = flags.self, .nodes = flags.nodes, .own_thread = !flags.poll}, key);
     if (!t.ok()) return t.status();
     return std::unique_ptr<Transport>(std::move(*t));
   }
