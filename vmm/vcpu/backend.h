@@ -1,0 +1,35 @@
+// The narrow view of a KVM vCPU that the run loop needs. KvmBackend adapts
+// kvm::Vcpu; tests drive the loop with a scripted fake.
+#ifndef DVM_VMM_VCPU_BACKEND_H_
+#define DVM_VMM_VCPU_BACKEND_H_
+
+#include <linux/kvm.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace dvm::vcpu {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // KVM_RUN once; OK when the vCPU exited to user space (run()->exit_reason).
+  virtual absl::Status Run() = 0;
+  virtual kvm_run* run() = 0;
+  virtual size_t run_size() const = 0;
+  virtual absl::Status Interrupt(uint8_t vector) = 0;
+  virtual absl::Status Nmi() = 0;
+  // INIT: back to the power-on state. SIPI: real mode at vector << 12.
+  virtual absl::Status ResetForInit() = 0;
+  virtual absl::Status StartAt(uint8_t sipi_vector) = 0;
+  // Called on the vCPU's own thread before the first Run().
+  virtual void BindToCurrentThread() = 0;
+  // From any thread: make the current or next Run() return soon.
+  virtual void Kick() = 0;
+};
+
+}  // namespace dvm::vcpu
+
+#endif  // DVM_VMM_VCPU_BACKEND_H_
