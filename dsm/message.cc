@@ -48,7 +48,7 @@ const char* MsgTypeName(MsgType type) {
 
 std::string ToString(const Message& msg) {
   return absl::StrCat(MsgTypeName(msg.type), "(gfn=", msg.gfn.value(), " node=", msg.node.value(),
-                      msg.has_page() ? " +page" : "", ")");
+                      " seq=", msg.seq, msg.has_page() ? " +page" : "", ")");
 }
 
 std::array<uint8_t, kHeaderSize> EncodeHeader(const Message& msg) {
@@ -58,6 +58,7 @@ std::array<uint8_t, kHeaderSize> EncodeHeader(const Message& msg) {
   out[2] = msg.flags;
   PutU32(&out[4], msg.node.value());
   PutU64(&out[8], msg.gfn.value());
+  PutU64(&out[16], msg.seq);
   return out;
 }
 
@@ -80,7 +81,7 @@ absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_node
   if (p[1] == 0 || p[1] > kMaxMsgType) {
     return absl::InvalidArgumentError(absl::StrCat("dsm message type ", p[1]));
   }
-  if ((p[2] & ~kHasPage) != 0 || p[3] != 0 || GetU64(p + 16) != 0) {
+  if ((p[2] & ~kHasPage) != 0 || p[3] != 0) {
     return absl::InvalidArgumentError("dsm message has unknown flags or reserved bits");
   }
   Decoded d;
@@ -88,6 +89,7 @@ absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_node
   d.msg.flags = p[2];
   d.msg.node = NodeId(GetU32(p + 4));
   d.msg.gfn = Gfn(GetU64(p + 8));
+  d.msg.seq = GetU64(p + 16);
   if (d.msg.node.value() >= max_nodes) {
     return absl::InvalidArgumentError(absl::StrCat("dsm message names node ", d.msg.node.value()));
   }

@@ -9,7 +9,8 @@
 //   3  u8  reserved, zero
 //   4  u32 node: the requester (requests, forwards) or the dead node (kLost...)
 //   8  u64 gfn
-//   16 u64 reserved, zero (room for a sequence number or ack count later)
+//   16 u64 seq: the requester's request number for this page, echoed by the
+//          home so late recovery messages can be matched to the request
 #ifndef DVM_DSM_MESSAGE_H_
 #define DVM_DSM_MESSAGE_H_
 
@@ -54,6 +55,7 @@ struct Message {
   uint8_t flags = 0;
   NodeId node;
   Gfn gfn;
+  uint64_t seq = 0;
 
   bool has_page() const { return (flags & kHasPage) != 0; }
   friend bool operator==(const Message&, const Message&) = default;

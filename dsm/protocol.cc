@@ -98,8 +98,8 @@ Protocol::NodePage& Protocol::Page(Gfn gfn) {
   return page;
 }
 
-void Protocol::Send(NodeId to, MsgType type, Gfn gfn, NodeId node, bool page) {
-  Message msg{type, static_cast<uint8_t>(page ? kHasPage : 0), node, gfn};
+void Protocol::Send(NodeId to, MsgType type, Gfn gfn, NodeId node, bool page, uint64_t seq) {
+  Message msg{type, static_cast<uint8_t>(page ? kHasPage : 0), node, gfn, seq};
   if (to == self_) {
     // The home talking to its own node side: no wire message, and never a
     // page (the home's copy is the node's copy).
@@ -158,7 +158,7 @@ void Protocol::OnNodeMessage(NodeId from, const Message& msg) {
   if (Deferrable(msg.type) && !page.deferred.empty()) {
     page.deferred.push_back(msg);  // keep the home's order
     ++stats_.deferred;
-  } else if (!TryNodeMessage(page, msg)) {
+  } else if (!TryNodeMessage(page, from, msg)) {
     page.deferred.push_back(msg);
     ++stats_.deferred;
   }
@@ -166,10 +166,19 @@ void Protocol::OnNodeMessage(NodeId from, const Message& msg) {
 }
 
 // Returns false when the message must wait (see "defer" in the state table).
-bool Protocol::TryNodeMessage(NodePage& page, const Message& msg) {
+bool Protocol::TryNodeMessage(NodePage& page, NodeId from, const Message& msg) {
   const Gfn gfn = msg.gfn;
   const NodeId home = homes_.HomeOf(gfn);
   const bool pinned = page.read_pins + page.write_pins > 0;
+  if (page.lost_with && (msg.type == MsgType::kFwdRead || msg.type == MsgType::kFwdWrite)) {
+    // Sent before the home read our LostReport. A forwarded read is answered
+    // by the home when the report lands; a forwarded writer must hear it from
+    // us, since the home already made it the owner.
+    if (msg.type == MsgType::kFwdWrite) {
+      Send(msg.node, MsgType::kLost, gfn, *page.lost_with, false, msg.seq);
+    }
+    return true;
+  }
   switch (msg.type) {
     case MsgType::kInv:
       if (page.state == PageState::kIsD) return false;
@@ -184,8 +193,8 @@ bool Protocol::TryNodeMessage(NodePage& page, const Message& msg) {
       if (page.state != PageState::kModified || msg.node == self_) break;
       if (page.write_pins > 0) return false;
       Emit(WriteProtectAction{gfn});
-      if (msg.node != home) Send(msg.node, MsgType::kReadData, gfn, msg.node, /*page=*/true);
-      Send(home, MsgType::kWriteback, gfn, msg.node, /*page=*/true);
+      if (msg.node != home) Send(msg.node, MsgType::kReadData, gfn, msg.node, true, msg.seq);
+      Send(home, MsgType::kWriteback, gfn, msg.node, /*page=*/true, msg.seq);
       page.state = PageState::kShared;
       return true;
     case MsgType::kFwdWrite:
@@ -193,20 +202,23 @@ bool Protocol::TryNodeMessage(NodePage& page, const Message& msg) {
       if (page.state != PageState::kModified || msg.node == self_) break;
       if (pinned) return false;
       Emit(WriteProtectAction{gfn});  // freeze the bytes before they are read for sending
-      Send(msg.node, MsgType::kWriteGrant, gfn, msg.node, /*page=*/true);
+      Send(msg.node, MsgType::kWriteGrant, gfn, msg.node, /*page=*/true, msg.seq);
       Emit(DropAction{gfn});
       page.state = PageState::kInvalid;
       return true;
     case MsgType::kReadData:
+      if (page.state != PageState::kIsD) break;
+      Emit(InstallAction{gfn, /*writable=*/false});
+      page.state = PageState::kShared;
+      return true;
     case MsgType::kDataResend:
-      if (page.state == PageState::kIsD) {
+      // Only for the request whose forwarded copy died; if that copy made it
+      // after all, or we moved on, the resend is stale and ignored.
+      if (page.state == PageState::kIsD && msg.seq == page.seq) {
         Emit(InstallAction{gfn, /*writable=*/false});
         page.state = PageState::kShared;
-        return true;
       }
-      // A resend races with the original copy from the dead owner; either may win.
-      if (msg.type == MsgType::kDataResend && CanRead(page.state)) return true;
-      break;
+      return true;
     case MsgType::kWriteGrant:
       if (page.state == PageState::kImD && msg.has_page()) {
         Emit(InstallAction{gfn, /*writable=*/true});
@@ -219,13 +231,15 @@ bool Protocol::TryNodeMessage(NodePage& page, const Message& msg) {
       return true;
     case MsgType::kSupplierDead:
       // Only an owner-elect still waiting has lost its data; otherwise it came.
-      if (page.state == PageState::kImD) BecomeLost(page, gfn, msg.node);
+      if (page.state == PageState::kImD && msg.seq == page.seq) {
+        BecomeLost(page, gfn, msg.node, /*home_knows=*/false);
+      }
       return true;
     case MsgType::kLost:
       if (!page.lost_with && msg.node.value() < homes_.num_nodes()) {
         // Copies still held stay valid (no one can write them any more).
         if (Transient(page.state) || page.state == PageState::kInvalid) {
-          BecomeLost(page, gfn, msg.node);
+          BecomeLost(page, gfn, msg.node, /*home_knows=*/from == home);
         }
       }
       return true;
@@ -236,7 +250,7 @@ bool Protocol::TryNodeMessage(NodePage& page, const Message& msg) {
   return true;
 }
 
-void Protocol::BecomeLost(NodePage& page, Gfn gfn, NodeId dead) {
+void Protocol::BecomeLost(NodePage& page, Gfn gfn, NodeId dead, bool home_knows) {
   const bool owner_elect = page.state == PageState::kImD;
   page.lost_with = dead;
   FailWaiters(page, gfn, ErrorKind::kPageLost, dead);
@@ -248,9 +262,9 @@ void Protocol::BecomeLost(NodePage& page, Gfn gfn, NodeId dead) {
   if (owner_elect) {
     // The home thinks we own the page: tell it, and tell whoever it already
     // forwarded a write to (a forwarded read is answered by the home itself).
-    Send(homes_.HomeOf(gfn), MsgType::kLostReport, gfn, dead);
+    if (!home_knows) Send(homes_.HomeOf(gfn), MsgType::kLostReport, gfn, dead);
     for (const Message& m : page.deferred) {
-      if (m.type == MsgType::kFwdWrite) Send(m.node, MsgType::kLost, gfn, dead);
+      if (m.type == MsgType::kFwdWrite) Send(m.node, MsgType::kLost, gfn, dead, false, m.seq);
     }
     page.deferred.clear();
   }
@@ -269,6 +283,7 @@ void Protocol::FailWaiters(NodePage& page, Gfn gfn, ErrorKind kind, NodeId node)
 // replays deferred messages, and asks the home for what waiters still need.
 void Protocol::AdvanceNode(Gfn gfn) {
   NodePage& page = Page(gfn);
+  const NodeId home = homes_.HomeOf(gfn);
   for (;;) {
     const bool can_read = CanRead(page.state);
     const bool can_write = page.state == PageState::kModified;
@@ -282,13 +297,12 @@ void Protocol::AdvanceNode(Gfn gfn) {
       }
     }
     bool progressed = false;
-    while (!page.deferred.empty() && TryNodeMessage(page, page.deferred.front())) {
+    while (!page.deferred.empty() && TryNodeMessage(page, home, page.deferred.front())) {
       page.deferred.pop_front();
       progressed = true;
     }
     if (!progressed) break;
   }
-  const NodeId home = homes_.HomeOf(gfn);
   if (!page.waiters.empty() && !Transient(page.state)) {
     if (page.lost_with) {
       FailWaiters(page, gfn, ErrorKind::kPageLost, *page.lost_with);
@@ -297,10 +311,10 @@ void Protocol::AdvanceNode(Gfn gfn) {
     } else if (page.state == PageState::kInvalid) {
       bool write = false;
       for (const Waiter& w : page.waiters) write |= w.access == Access::kWrite;
-      Send(home, write ? MsgType::kWriteReq : MsgType::kReadReq, gfn, self_);
+      Send(home, write ? MsgType::kWriteReq : MsgType::kReadReq, gfn, self_, false, ++page.seq);
       page.state = write ? PageState::kImD : PageState::kIsD;
     } else if (page.state == PageState::kShared) {  // only writers are left
-      Send(home, MsgType::kWriteReq, gfn, self_);
+      Send(home, MsgType::kWriteReq, gfn, self_, false, ++page.seq);
       page.state = PageState::kSmG;
     }
   } else if (!page.waiters.empty() && IsDead(home)) {

@@ -185,6 +185,8 @@ class Protocol {
   PageState StateOf(Gfn gfn) const;
   // True when this node is home of gfn and has a transaction in flight or queued.
   bool HomeBusy(Gfn gfn) const;
+  // The directory's owner of a page this node homes (nullopt: shared, or lost).
+  std::optional<NodeId> OwnerOf(Gfn gfn) const;
 
  private:
   struct Waiter {
@@ -196,6 +198,7 @@ class Protocol {
     PageState state = PageState::kInvalid;
     uint32_t read_pins = 0;
     uint32_t write_pins = 0;
+    uint64_t seq = 0;  // number of our latest request for the page
     std::optional<NodeId> lost_with;  // set once the page is known lost
     std::vector<Waiter> waiters;
     std::deque<Message> deferred;  // all from the home
@@ -204,10 +207,12 @@ class Protocol {
   // be droppable; kAwaitHomeCopy is a request served from the home's Modified
   // copy that waits for it to arrive or be unpinned.
   enum class Busy : uint8_t { kNone, kInvalidating, kAwaitWriteback, kAwaitHomeCopy };
-  struct Supplier {  // the last forward whose data the home never saw arrive
+  // A forward whose page the home has not seen arrive: if `from` dies, the
+  // page may have died in flight with it.
+  struct Forward {
     NodeId from;
     NodeId to;
-    bool write;
+    uint64_t seq;  // `to`'s request number
   };
   struct DirEntry {
     std::optional<NodeId> owner;
@@ -215,11 +220,16 @@ class Protocol {
     Busy busy = Busy::kNone;
     MsgType request = MsgType::kReadReq;  // the transaction being served
     NodeId requester;
+    uint64_t requester_seq = 0;
     NodeId supplier;       // kAwaitWriteback: who owes the writeback
     uint64_t pending = 0;  // kInvalidating: sharers yet to ack
     bool granted = false;  // kInvalidating: the grant went out (only early with the bug)
     bool requester_dead = false;
-    std::optional<Supplier> last_forward;
+    // Write forwards since the page last passed through the home, oldest
+    // first; each entry's `to` is the next one's `from` (owner-elects in a row).
+    std::deque<Forward> write_forwards;
+    // Readers served by a forward, until they ack an Inv or ask again.
+    std::vector<Forward> read_forwards;
     std::optional<NodeId> lost_with;
     std::deque<Message> queue;  // requests waiting for busy to clear
   };
@@ -236,10 +246,10 @@ class Protocol {
   void OnUnpin(Gfn gfn, Access access);
   void Dispatch(NodeId from, const Message& msg);
   void OnNodeMessage(NodeId from, const Message& msg);
-  bool TryNodeMessage(NodePage& page, const Message& msg);
+  bool TryNodeMessage(NodePage& page, NodeId from, const Message& msg);
   void AdvanceNode(Gfn gfn);
   void FailWaiters(NodePage& page, Gfn gfn, ErrorKind kind, NodeId node);
-  void BecomeLost(NodePage& page, Gfn gfn, NodeId dead);
+  void BecomeLost(NodePage& page, Gfn gfn, NodeId dead, bool home_knows);
   void ResumeHome(Gfn gfn);
   void OnNodeDeadLocal(NodeId dead);
   NodePage& Page(Gfn gfn);
@@ -256,7 +266,7 @@ class Protocol {
   DirEntry& Dir(Gfn gfn);
 
   // Output helpers.
-  void Send(NodeId to, MsgType type, Gfn gfn, NodeId node, bool page = false);
+  void Send(NodeId to, MsgType type, Gfn gfn, NodeId node, bool page = false, uint64_t seq = 0);
   void Emit(Action action) { out_->push_back(std::move(action)); }
   void BadMessage(NodeId from, const Message& msg, const char* what);
   bool IsDead(NodeId n) const { return (dead_ >> n.value()) & 1; }

@@ -10,13 +10,23 @@ namespace dvm::dsm {
 
 Protocol::DirEntry& Protocol::Dir(Gfn gfn) {
   auto [it, inserted] = dir_.try_emplace(gfn.value());
-  if (inserted) it->second.owner = options_.initial_owner.value_or(self_);
+  if (inserted) {
+    it->second.owner = options_.initial_owner.value_or(self_);
+    // Untouched pages start on their initial owner; if it died, so did they.
+    if (IsDead(*it->second.owner)) MarkLost(gfn, it->second, *it->second.owner, /*report=*/true);
+  }
   return it->second;
 }
 
 bool Protocol::HomeBusy(Gfn gfn) const {
   auto it = dir_.find(gfn.value());
   return it != dir_.end() && it->second.busy != Busy::kNone;
+}
+
+std::optional<NodeId> Protocol::OwnerOf(Gfn gfn) const {
+  auto it = dir_.find(gfn.value());
+  if (it == dir_.end()) return options_.initial_owner.value_or(self_);
+  return it->second.owner;
 }
 
 void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
@@ -26,7 +36,7 @@ void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
     case MsgType::kReadReq:
     case MsgType::kWriteReq:
       if (msg.node != from) return BadMessage(from, msg, "request names another requester");
-      if (dir.lost_with) return Send(from, MsgType::kLost, gfn, *dir.lost_with);
+      if (dir.lost_with) return Send(from, MsgType::kLost, gfn, *dir.lost_with, false, msg.seq);
       if (dir.busy != Busy::kNone) {
         dir.queue.push_back(msg);
         ++stats_.queued_at_home;
@@ -39,6 +49,8 @@ void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
         return BadMessage(from, msg, "unexpected InvAck");
       }
       dir.pending &= ~Bit(from);
+      // Acking means it had the page: no resend will ever be needed.
+      std::erase_if(dir.read_forwards, [from](const Forward& f) { return f.to == from; });
       return FinishInvalidation(gfn, dir);
     case MsgType::kWriteback: {
       if (dir.busy != Busy::kAwaitWriteback || dir.supplier != from) {
@@ -56,7 +68,10 @@ void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
       dir.owner.reset();
       dir.sharers = Bit(self_) | Bit(from);
       if (!IsDead(reader) && !dir.requester_dead) dir.sharers |= Bit(reader);
-      if (reader != self_ && !IsDead(reader)) dir.last_forward = Supplier{from, reader, false};
+      dir.write_forwards.clear();  // the owner had the page, so every hop before it landed
+      if (reader != self_ && !IsDead(reader)) {
+        dir.read_forwards.push_back(Forward{from, reader, dir.requester_seq});
+      }
       dir.busy = Busy::kNone;
       work_.push_back({Work::kAdvanceNode, Message{.gfn = gfn}});
       return ServeQueue(gfn, dir);
@@ -66,7 +81,7 @@ void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
       // page moved on, or is already known lost) are harmless.
       if (dir.lost_with || msg.node.value() >= homes_.num_nodes()) return;
       if ((dir.busy == Busy::kAwaitWriteback && dir.supplier == from) ||
-          (dir.busy == Busy::kNone && dir.owner == from)) {
+          ((dir.busy == Busy::kNone || dir.busy == Busy::kAwaitHomeCopy) && dir.owner == from)) {
         MarkLost(gfn, dir, msg.node, /*report=*/true);
       }
       return;
@@ -77,10 +92,19 @@ void Protocol::OnHomeMessage(NodeId from, const Message& msg) {
 
 void Protocol::StartRequest(Gfn gfn, DirEntry& dir, const Message& req) {
   const NodeId r = req.node;
-  dir.last_forward.reset();
+  std::erase_if(dir.read_forwards, [r](const Forward& f) { return f.to == r; });
+  // A node asks again only after its last forwarded page arrived, and with it
+  // every hop before.
+  for (size_t i = dir.write_forwards.size(); i > 0; --i) {
+    if (dir.write_forwards[i - 1].to == r) {
+      dir.write_forwards.erase(dir.write_forwards.begin(), dir.write_forwards.begin() + i);
+      break;
+    }
+  }
   if (IsDead(r)) return;
   dir.request = req.type;
   dir.requester = r;
+  dir.requester_seq = req.seq;
   dir.requester_dead = false;
   if (req.type == MsgType::kReadReq) {
     if (!dir.owner) {
@@ -88,7 +112,7 @@ void Protocol::StartRequest(Gfn gfn, DirEntry& dir, const Message& req) {
       // ended the previous transaction.
       if (r == self_) return;
       if (dir.sharers & Bit(r)) return BadMessage(r, req, "read request from a sharer");
-      Send(r, MsgType::kReadData, gfn, r, /*page=*/true);
+      Send(r, MsgType::kReadData, gfn, r, /*page=*/true, req.seq);
       dir.sharers |= Bit(r);
     } else if (*dir.owner == r) {
       BadMessage(r, req, "read request from the owner");
@@ -96,7 +120,7 @@ void Protocol::StartRequest(Gfn gfn, DirEntry& dir, const Message& req) {
       dir.busy = Busy::kAwaitHomeCopy;
       TryHomeStep(gfn, dir);
     } else {
-      Send(*dir.owner, MsgType::kFwdRead, gfn, r);
+      Send(*dir.owner, MsgType::kFwdRead, gfn, r, false, req.seq);
       dir.busy = Busy::kAwaitWriteback;
       dir.supplier = *dir.owner;
     }
@@ -116,8 +140,8 @@ void Protocol::StartRequest(Gfn gfn, DirEntry& dir, const Message& req) {
     dir.busy = Busy::kAwaitHomeCopy;
     TryHomeStep(gfn, dir);
   } else {
-    Send(*dir.owner, MsgType::kFwdWrite, gfn, r);
-    dir.last_forward = Supplier{*dir.owner, r, true};
+    Send(*dir.owner, MsgType::kFwdWrite, gfn, r, false, req.seq);
+    dir.write_forwards.push_back(Forward{*dir.owner, r, req.seq});
     dir.owner = r;
     dir.sharers = 0;
   }
@@ -128,7 +152,7 @@ void Protocol::ServeQueue(Gfn gfn, DirEntry& dir) {
     Message req = dir.queue.front();
     dir.queue.pop_front();
     if (dir.lost_with) {
-      Send(req.node, MsgType::kLost, gfn, *dir.lost_with);
+      Send(req.node, MsgType::kLost, gfn, *dir.lost_with, false, req.seq);
     } else {
       StartRequest(gfn, dir, req);
     }
@@ -152,18 +176,20 @@ bool Protocol::TryHomeStep(Gfn gfn, DirEntry& dir) {
   } else if (dir.request == MsgType::kReadReq) {
     if (hp.state != PageState::kModified || hp.write_pins > 0) return false;
     Emit(WriteProtectAction{gfn});
-    Send(r, MsgType::kReadData, gfn, r, /*page=*/true);
+    Send(r, MsgType::kReadData, gfn, r, /*page=*/true, dir.requester_seq);
     hp.state = PageState::kShared;
     dir.owner.reset();
     dir.sharers = Bit(self_) | Bit(r);
+    dir.write_forwards.clear();  // the page reached the home
   } else {
     if (hp.state != PageState::kModified || hp.read_pins + hp.write_pins > 0) return false;
     Emit(WriteProtectAction{gfn});
-    Send(r, MsgType::kWriteGrant, gfn, r, /*page=*/true);
+    Send(r, MsgType::kWriteGrant, gfn, r, /*page=*/true, dir.requester_seq);
     Emit(DropAction{gfn});
     hp.state = PageState::kInvalid;
     dir.owner = r;
     dir.sharers = 0;
+    dir.write_forwards.clear();
   }
   dir.busy = Busy::kNone;
   work_.push_back({Work::kAdvanceNode, Message{.gfn = gfn}});
@@ -197,12 +223,12 @@ void Protocol::GrantWrite(Gfn gfn, DirEntry& dir) {
   NodePage& hp = Page(gfn);
   DVM_CHECK(dir.sharers & Bit(self_)) << "no owner and the home has no copy of " << gfn.value();
   if (w == self_) {
-    Send(self_, MsgType::kWriteGrant, gfn, w);  // the home's node side upgrades in place
+    Send(self_, MsgType::kWriteGrant, gfn, w, false, dir.requester_seq);  // upgrade in place
   } else {
     if (hp.read_pins + hp.write_pins > 0) return;  // resumed on unpin
     DVM_CHECK(hp.state == PageState::kShared || hp.state == PageState::kSmG)
         << "home copy of " << gfn.value() << " in state " << PageStateName(hp.state);
-    Send(w, MsgType::kWriteGrant, gfn, w, /*page=*/!(dir.sharers & Bit(w)));
+    Send(w, MsgType::kWriteGrant, gfn, w, /*page=*/!(dir.sharers & Bit(w)), dir.requester_seq);
     Emit(DropAction{gfn});
     hp.state = hp.state == PageState::kShared ? PageState::kInvalid : PageState::kImD;
     work_.push_back({Work::kAdvanceNode, Message{.gfn = gfn}});
@@ -214,10 +240,13 @@ void Protocol::GrantWrite(Gfn gfn, DirEntry& dir) {
 
 void Protocol::MarkLost(Gfn gfn, DirEntry& dir, NodeId dead, bool report) {
   dir.lost_with = dead;
-  if (dir.busy == Busy::kAwaitWriteback) Send(dir.requester, MsgType::kLost, gfn, dead);
+  if (dir.busy == Busy::kAwaitWriteback || dir.busy == Busy::kAwaitHomeCopy) {
+    Send(dir.requester, MsgType::kLost, gfn, dead, false, dir.requester_seq);
+  }
   dir.busy = Busy::kNone;
   dir.owner.reset();
-  dir.last_forward.reset();
+  dir.write_forwards.clear();
+  dir.read_forwards.clear();
   if (report) Emit(ErrorAction{ErrorKind::kPageLost, dead, {gfn, 1}, "page lost with its node"});
   ServeQueue(gfn, dir);  // answers every queued request with kLost
 }
@@ -236,15 +265,26 @@ void Protocol::OnNodeDeadHome(NodeId dead) {
     } else if (dir.busy == Busy::kNone || dir.busy == Busy::kInvalidating) {
       lose = dir.owner == dead;
     }
-    if (dir.last_forward && dir.last_forward->from == dead && !lose) {
-      // The forwarded page may have died in flight with its sender.
-      const Supplier f = *dir.last_forward;
-      dir.last_forward.reset();
-      if (f.write) {
-        Send(f.to, MsgType::kSupplierDead, gfn, dead);
-      } else {
-        Send(f.to, MsgType::kDataResend, gfn, f.to, /*page=*/true);  // the home has it
+    // Readers whose copy may have died in flight get it again from the home,
+    // which still has it: no write completes until they ack.
+    for (auto it = dir.read_forwards.begin(); !lose && it != dir.read_forwards.end();) {
+      if (it->from != dead) {
+        ++it;
+        continue;
       }
+      Send(it->to, MsgType::kDataResend, gfn, it->to, /*page=*/true, it->seq);
+      it = dir.read_forwards.erase(it);
+    }
+    // Owner-elects fed by the dead node may never get the page; if so it is
+    // lost, and the loss runs down the rest of the chain by kLost. The seq
+    // makes the warning a no-op for one whose page did arrive.
+    for (auto it = dir.write_forwards.begin(); it != dir.write_forwards.end();) {
+      if (it->from != dead) {
+        ++it;
+        continue;
+      }
+      Send(it->to, MsgType::kSupplierDead, gfn, dead, false, it->seq);
+      it = dir.write_forwards.erase(it);
     }
     if (lose) {
       MarkLost(gfn, dir, dead, /*report=*/false);
