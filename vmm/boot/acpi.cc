@@ -166,6 +166,7 @@ absl::StatusOr<AcpiBlob> BuildAcpiTables(uint32_t vcpu_count, Gpa base) {
     return absl::InvalidArgumentError("ACPI tables need a 16-byte aligned base below 4 GiB");
   }
   Blob b(base);
+  const size_t rsdp = b.Reserve(36);  // filled in last, when the XSDT's address is known
   const size_t facs = BuildFacs(b);
   const size_t dsdt = BuildDsdt(b);
   const size_t fadt = BuildFadt(b, facs, dsdt);
@@ -180,8 +181,6 @@ absl::StatusOr<AcpiBlob> BuildAcpiTables(uint32_t vcpu_count, Gpa base) {
   b.Append<uint32_t>(static_cast<uint32_t>(b.Addr(madt)));
   b.EndTable(rsdt);
 
-  b.Align(16);
-  const size_t rsdp = b.Reserve(36);
   std::memcpy(&b.bytes()[rsdp], "RSD PTR ", 8);
   std::memcpy(&b.bytes()[rsdp + 9], kOemId, 6);
   b.Put<uint8_t>(rsdp + 15, 2);  // ACPI 2.0+

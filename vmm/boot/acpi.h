@@ -19,7 +19,8 @@ namespace dvm::boot {
 inline constexpr uint8_t kAcpiS5SleepType = 5;  // the SLP_TYP value \_S5 announces
 
 // The tables as they must sit at guest-physical `base` (16-byte aligned).
-// The RSDP is at the end; tables reference each other by absolute address.
+// The RSDP comes first, at `base`; tables reference each other by absolute
+// address.
 struct AcpiBlob {
   std::vector<uint8_t> bytes;
   Gpa rsdp;

@@ -35,7 +35,7 @@ class AcpiTest : public ::testing::Test {
 
 TEST_F(AcpiTest, RsdpXsdtAndChecksums) {
   Build(4);
-  EXPECT_EQ(blob_.rsdp.value() % 16, 0u);
+  EXPECT_EQ(blob_.rsdp, layout::kAcpiRsdp);
   EXPECT_GE(blob_.rsdp.value(), 0xE0000u);
   EXPECT_LT(blob_.rsdp.value() + 36, 0x100000u);
   auto rsdp = At(blob_.rsdp.value()).first(36);

@@ -53,6 +53,9 @@ absl::Status WriteBootParams(std::span<uint8_t> zero_page, const BzImage& kernel
     Store<uint32_t>(zero_page, zp::kExtRamdiskSize, static_cast<uint32_t>(config.initrd_size >> 32));
   }
 
+  if (config.acpi_rsdp.value() != 0 && kernel.version >= 0x020E) {
+    Store<uint64_t>(zero_page, zp::kAcpiRsdpAddr, config.acpi_rsdp.value());
+  }
   Store<uint8_t>(zero_page, zp::kE820Entries, static_cast<uint8_t>(config.e820.size()));
   for (size_t i = 0; i < config.e820.size(); ++i) {
     const size_t at = zp::kE820Table + i * zp::kE820EntrySize;

@@ -15,6 +15,7 @@ namespace dvm::boot {
 // boot_params offsets that are not part of the setup header (see zero-page.rst).
 namespace zp {
 inline constexpr size_t kSize = 4096;
+inline constexpr size_t kAcpiRsdpAddr = 0x070;
 inline constexpr size_t kExtRamdiskImage = 0x0C0;
 inline constexpr size_t kExtRamdiskSize = 0x0C4;
 inline constexpr size_t kExtCmdLinePtr = 0x0C8;
@@ -43,6 +44,7 @@ struct BootParamsConfig {
   Gpa initrd;            // ignored when initrd_size is 0
   uint64_t initrd_size = 0;
   std::vector<E820Entry> e820;
+  Gpa acpi_rsdp{0};  // written when nonzero and the kernel speaks protocol 2.14+
 };
 
 // Fills a zeroed 4 KiB zero page: the kernel's own setup header, then what a

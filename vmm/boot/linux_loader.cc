@@ -67,7 +67,8 @@ absl::StatusOr<LinuxBootResult> LoadLinux(std::span<uint8_t> low_ram,
   BootParamsConfig params{.cmdline = layout::kCmdline,
                           .initrd = initrd_addr,
                           .initrd_size = config.initrd.size(),
-                          .e820 = BuildE820(config.ram_bytes)};
+                          .e820 = BuildE820(config.ram_bytes),
+                          .acpi_rsdp = config.acpi_rsdp};
   RETURN_IF_ERROR(WriteBootParams(low_ram.subspan(layout::kBootParams.value(), zp::kSize), kernel,
                                   params));
   RETURN_IF_ERROR(WriteLongModeTables(low_ram));

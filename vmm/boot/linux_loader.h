@@ -18,6 +18,10 @@ struct LinuxBootConfig {
   std::span<const uint8_t> initrd;  // may be empty
   std::string_view cmdline;
   uint64_t ram_bytes = 0;           // total guest RAM, for the e820 map
+  // Where the caller put the ACPI RSDP (layout::kAcpiRsdp after
+  // WriteAcpiTables), passed in boot_params so the kernel need not scan; 0 =
+  // let it scan.
+  Gpa acpi_rsdp{0};
 };
 
 struct LinuxBootResult {

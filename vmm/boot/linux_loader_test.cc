@@ -49,6 +49,15 @@ TEST_F(LinuxLoaderTest, LoadsKernelCmdlineInitrdAndBootParams) {
   EXPECT_EQ(Load<uint32_t>(zp, hdr::kMagic), hdr::kMagicValue);  // header copied
   EXPECT_EQ(Load<uint8_t>(zp, hdr::kTypeOfLoader), 0xFF);
   EXPECT_EQ(Load<uint8_t>(zp, zp::kE820Entries), 3);
+  EXPECT_EQ(Load<uint64_t>(zp, zp::kAcpiRsdpAddr), 0u);  // not asked for
+}
+
+TEST_F(LinuxLoaderTest, PassesRsdpAddress) {
+  LinuxBootConfig config{.kernel = kernel_, .cmdline = "", .ram_bytes = ram_.size(),
+                         .acpi_rsdp = layout::kAcpiRsdp};
+  ASSERT_TRUE(LoadLinux(ram_, config).ok());
+  std::span<const uint8_t> zp(ram_.data() + layout::kBootParams.value(), zp::kSize);
+  EXPECT_EQ(Load<uint64_t>(zp, zp::kAcpiRsdpAddr), layout::kAcpiRsdp.value());
 }
 
 TEST_F(LinuxLoaderTest, E820SplitsAroundTheHole) {

@@ -59,7 +59,7 @@ uint32_t Ioapic::ReadIndirect(uint32_t index) const {
 
 void Ioapic::WriteIndirect(uint32_t index, uint32_t value, std::vector<ApicMessage>& out) {
   if (index == kRegId) {
-    id_ = (value >> 24) & 0xF;
+    id_ = value >> 24;
     return;
   }
   if (index < kRegRedirBase || index >= kRegRedirBase + 2 * kPins) return;

@@ -11,7 +11,8 @@
 //   0x0000_9000  PML4, 0xA000 PDPT, 0xB000-0xEFFF four PDs: 4 GiB identity map
 //   0x0002_0000  kernel command line
 //   0x0009_FC00  EBDA .. 1 MiB: reserved in e820 (where firmware tables live)
-//   0x000E_0000  ACPI tables, RSDP first (Linux scans 0xE0000-0xFFFFF for it)
+//   0x000E_0000  ACPI tables, RSDP first (Linux scans 0xE0000-0xFFFFF for it,
+//                or takes it from boot_params.acpi_rsdp_addr)
 //   0x0010_0000  protected-mode kernel (bzImage payload); RAM continues to
 //                min(ram, 3 GiB); the initrd goes at the top of low RAM
 //   0xC000_0000  32-bit hole (1 GiB, no RAM): device windows below
@@ -44,6 +45,7 @@ inline constexpr uint64_t kCmdlineMax = 0x10000;  // hard cap; the kernel's cmdl
 inline constexpr Gpa kEbda{0x9FC00};
 inline constexpr Gpa kAcpiTables{0xE0000};
 inline constexpr uint64_t kAcpiTablesMax = 0x10000;  // up to 0xF0000
+inline constexpr Gpa kAcpiRsdp = kAcpiTables;        // the RSDP opens the ACPI window
 inline constexpr Gpa kHighMemory{0x100000};        // 1 MiB: kernel load address
 inline constexpr Gpa kKernelLoad = kHighMemory;
 
@@ -73,6 +75,8 @@ inline constexpr uint16_t kAcpiPm1aEvent = kAcpiPmPort;
 inline constexpr uint16_t kAcpiPm1aControl = kAcpiPmPort + 4;
 inline constexpr uint16_t kAcpiPmTimer = kAcpiPmPort + 8;
 inline constexpr uint16_t kAcpiPmPortCount = 12;
+// A byte written here ends the VM with that exit status (test guests use it).
+inline constexpr uint16_t kDebugExitPort = 0x501;
 
 // --- interrupts ------------------------------------------------------------------
 inline constexpr uint32_t kIoapicPins = 24;
