@@ -4,12 +4,20 @@
 #include <cstring>
 #include <string>
 
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "vmm/kvm/vcpu.h"
+#include "vmm/machine/machine.h"
 #include "vmm/spec/plan.h"
 #include "vmm/spec/toml_config.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotBuilt = 3;
 
@@ -54,11 +62,68 @@ int CheckConfig(const std::string& path) {
 int NotBuiltYet(const char* command, const std::string& path) {
   if (!LoadOrReport(path)) return kExitUsage;
   std::fprintf(stderr,
-               "dvm %s: the config is valid, but this dvm cannot boot a VM yet: the VMM\n"
-               "(issue 7) and the distributed node runtime (issue 9) are not built.\n"
-               "`dvm check-config %s` shows what would run where.\n",
+               "dvm %s: the config is valid, but this dvm cannot run a VM on several nodes\n"
+               "yet: the distributed node runtime (issue 9) is not built. Single-node\n"
+               "configs run with `dvm run`. `dvm check-config %s` shows the plan.\n",
                command, path.c_str());
   return kExitNotBuilt;
+}
+
+// Turns SIGINT/SIGTERM into a clean stop of the machine. The signals are
+// blocked in every thread (set before any starts) and taken here by sigwait.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(dvm::machine::Machine* machine) {
+    thread_ = std::thread([this, machine] {
+      sigset_t set = Signals();
+      timespec tick{0, 100'000'000};
+      while (!done_.load()) {
+        int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig > 0) machine->Stop(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+      }
+    });
+  }
+  ~StopOnSignal() {
+    done_ = true;
+    thread_.join();
+  }
+  static sigset_t Signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+int Run(const std::string& path) {
+  auto spec = LoadOrReport(path);
+  if (!spec) return kExitUsage;
+  if (spec->nodes.size() > 1) return NotBuiltYet("run", path);
+  sigset_t signals = StopOnSignal::Signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (absl::Status s = dvm::kvm::InstallKickSignalHandler(); !s.ok()) {
+    std::fprintf(stderr, "dvm run: %s\n", std::string(s.message()).c_str());
+    return kExitFailed;
+  }
+  auto machine = dvm::machine::Machine::Create(*spec, dvm::machine::MachineOptions{});
+  if (!machine.ok()) {
+    std::fprintf(stderr, "dvm run: %s\n", std::string(machine.status().message()).c_str());
+    bool bad_input = absl::IsInvalidArgument(machine.status()) || absl::IsResourceExhausted(machine.status());
+    return bad_input ? kExitUsage : kExitFailed;
+  }
+  dvm::machine::MachineEnd end;
+  {
+    StopOnSignal stop_on_signal(machine->get());
+    end = (*machine)->Run();
+  }
+  std::fprintf(stderr, "dvm run: %s (exit status %d)\n", end.detail.c_str(), end.exit_status);
+  if (std::getenv("DVM_STATS") != nullptr) std::fputs((*machine)->StatsText().c_str(), stderr);
+  return end.exit_status;
 }
 
 }  // namespace
@@ -89,6 +154,7 @@ int main(int argc, char** argv) {
       }
       return CheckConfig(argv[2]);
     }
+    if (command == "run") return Run(argv[2]);
     return NotBuiltYet(command.c_str(), argv[2]);
   }
   std::fprintf(stderr, "dvm: unknown command '%s'\n\n%s", command.c_str(), kUsage);

@@ -1,0 +1,307 @@
+#include "vmm/machine/machine.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "dvm/log.h"
+#include "dvm/status.h"
+#include "vmm/boot/acpi.h"
+#include "vmm/boot/linux_loader.h"
+#include "vmm/bus/bus.h"
+#include "vmm/devices/acpi_pm.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/pit.h"
+#include "vmm/devices/rtc.h"
+#include "vmm/devices/serial.h"
+#include "vmm/hw/clock.h"
+#include "vmm/hw/power.h"
+#include "vmm/irq/apic_bus.h"
+#include "vmm/irq/ioapic.h"
+#include "vmm/irq/isa_irq.h"
+#include "vmm/irq/lapic.h"
+#include "vmm/irq/pic.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/layout/layout.h"
+#include "vmm/machine/console.h"
+#include "vmm/machine/cpu_setup.h"
+#include "vmm/machine/debug_exit.h"
+#include "vmm/machine/timer_loop.h"
+#include "vmm/machine/vcpu_io.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/vcpu/kvm_backend.h"
+#include "vmm/vcpu/runner.h"
+
+namespace dvm::machine {
+namespace {
+
+// Where KVM may put its Intel-only real-mode helpers: in the hole, clear of
+// the IOAPIC and LAPIC pages. (AMD ignores both.)
+constexpr Gpa kTssAddr{0xFFFBD000};
+constexpr Gpa kIdentityMapAddr{0xFFFBC000};
+constexpr uint64_t kMaxKernelBytes = 256 * kMiB;
+
+absl::StatusOr<std::vector<uint8_t>> ReadFile(const std::string& path, uint64_t limit, const char* what) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot open the ", what, " ", path));
+  std::streamoff size = in.tellg();
+  if (size < 0 || static_cast<uint64_t>(size) > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", what, " ", path, " is ", FormatSize(static_cast<uint64_t>(size)),
+                     "; the limit is ", FormatSize(limit)));
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
+  }
+  return bytes;
+}
+
+// Discards the console when there is nowhere to write it.
+class NullSink final : public devices::ByteSink {
+ public:
+  void Put(uint8_t) override {}
+};
+
+}  // namespace
+
+// Declared in the order they must be built; destroyed in reverse, so the vCPU
+// threads stop before anything they use goes away.
+struct Machine::Parts {
+  // Forwards device power requests to the machine.
+  class Power final : public hw::PowerControl {
+   public:
+    explicit Power(Machine* m) : m_(m) {}
+    void RequestPowerOff() override { m_->End(EndReason::kPowerOff, 0, "the guest powered off"); }
+    void RequestReset() override {
+      m_->End(EndReason::kReset, 1, "the guest reset the machine (dvm does not reboot; a panic with panic=-1 does this)");
+    }
+
+   private:
+    Machine* m_;
+  };
+
+  struct Vcpu {
+    std::optional<kvm::Vcpu> kvm_vcpu;
+    std::unique_ptr<irq::Lapic> lapic;
+    std::optional<vcpu::KvmBackend> backend;
+    std::unique_ptr<VcpuIoRouter> io;
+    std::unique_ptr<vcpu::Runner> runner;
+  };
+
+  explicit Parts(Machine* m) : power(m), timers(&clock) {}
+
+  spec::VmSpec spec;
+  std::optional<kvm::Kvm> kvm;
+  std::optional<kvm::Vm> vm;
+  std::optional<memory::GuestMemory> memory;
+  hw::MonotonicClock clock;
+  Power power;
+  irq::ApicBus apic_bus;
+  std::unique_ptr<irq::Ioapic> ioapic;
+  irq::PicPair pic;
+  std::vector<std::unique_ptr<irq::IsaIrqLine>> isa_irqs;
+  std::unique_ptr<devices::ByteSink> console_sink;
+  std::unique_ptr<devices::Serial> serial;
+  std::unique_ptr<devices::Pit> pit;
+  std::unique_ptr<devices::Rtc> rtc;
+  std::unique_ptr<devices::I8042> i8042;
+  std::unique_ptr<devices::AcpiPm> acpi_pm;
+  std::unique_ptr<DebugExit> debug_exit;
+  bus::Bus pio{"pio"};
+  bus::Bus mmio{"mmio"};
+  TimerLoop timers;
+  IoCounters io_counters;
+  std::unique_ptr<ConsoleInput> console_in;
+  std::vector<std::unique_ptr<Vcpu>> vcpus;
+};
+
+namespace {
+
+absl::Status LoadGuest(Machine::Parts& p) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> kernel, ReadFile(p.spec.kernel, kMaxKernelBytes, "kernel"));
+  std::vector<uint8_t> initrd;
+  if (!p.spec.initrd.empty()) {
+    ASSIGN_OR_RETURN(initrd, ReadFile(p.spec.initrd, p.spec.memory_bytes, "initrd"));
+  }
+  uint64_t low = layout::LowRamBytes(p.spec.memory_bytes);
+  std::span<uint8_t> low_ram(p.memory->mapped(), low);
+  boot::LinuxBootConfig config{kernel, initrd, p.spec.cmdline, p.spec.memory_bytes};
+  absl::StatusOr<boot::LinuxBootResult> loaded = boot::LoadLinux(low_ram, config);
+  if (!loaded.ok()) return Annotate(loaded.status(), p.spec.kernel);
+  RETURN_IF_ERROR(boot::WriteAcpiTables(low_ram, p.spec.vcpu_count));
+  return SetBootState(*p.vcpus[0]->kvm_vcpu, loaded->bsp);
+}
+
+absl::Status MapMemory(Machine::Parts& p) {
+  ASSIGN_OR_RETURN(memory::GuestMemory memory, memory::GuestMemory::Create(p.spec.memory_bytes, "dvm-guest-ram"));
+  p.memory.emplace(std::move(memory));
+  RETURN_IF_ERROR(p.vm->SetTssAddr(kTssAddr));
+  RETURN_IF_ERROR(p.vm->SetIdentityMapAddr(kIdentityMapAddr));
+  uint64_t low = layout::LowRamBytes(p.spec.memory_bytes);
+  uint64_t high = layout::HighRamBytes(p.spec.memory_bytes);
+  auto base = reinterpret_cast<uint64_t>(p.memory->mapped());
+  RETURN_IF_ERROR(p.vm->SetMemoryRegion({.slot = 0, .gpa = Gpa(0), .size = low, .hva = Hva(base)}));
+  if (high > 0) {
+    RETURN_IF_ERROR(p.vm->SetMemoryRegion({.slot = 1, .gpa = layout::kHoleEnd, .size = high, .hva = Hva(base + low)}));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BuildDevices(Machine::Parts& p, const MachineOptions& options, Machine* machine) {
+  p.ioapic = std::make_unique<irq::Ioapic>(layout::kIoapicId, &p.apic_bus);
+  for (uint8_t irq = 0; irq < 16; ++irq) {
+    p.isa_irqs.push_back(std::make_unique<irq::IsaIrqLine>(irq, &p.pic, p.ioapic.get()));
+  }
+  if (options.console_out_fd >= 0) {
+    p.console_sink = std::make_unique<FdSink>(options.console_out_fd);
+  } else {
+    p.console_sink = std::make_unique<NullSink>();
+  }
+  p.serial = std::make_unique<devices::Serial>(p.console_sink.get(), p.isa_irqs[layout::kIrqCom1].get());
+  p.pit = std::make_unique<devices::Pit>(&p.clock, p.isa_irqs[layout::kIrqPit].get());
+  p.rtc = std::make_unique<devices::Rtc>(
+      &p.clock, devices::RtcConfig{.unix_seconds = time(nullptr), .ram_bytes = p.spec.memory_bytes,
+                                   .vcpu_count = p.spec.vcpu_count});
+  p.i8042 = std::make_unique<devices::I8042>(p.isa_irqs[layout::kIrqKeyboard].get(), &p.power);
+  p.acpi_pm = std::make_unique<devices::AcpiPm>(&p.clock, p.isa_irqs[layout::kIrqAcpiSci].get(), &p.power,
+                                                boot::kAcpiS5SleepType);
+  p.debug_exit = std::make_unique<DebugExit>([machine](int code) {
+    machine->End(EndReason::kExitPort, code, absl::StrCat("the guest wrote ", code, " to the exit port"));
+  });
+  return absl::OkStatus();
+}
+
+absl::Status RegisterDevices(Machine::Parts& p) {
+  bus::Bus& pio = p.pio;
+  RETURN_IF_ERROR(pio.Register(layout::kPicMasterPort, 2, &p.pic.master(), "pic-master"));
+  RETURN_IF_ERROR(pio.Register(layout::kPicSlavePort, 2, &p.pic.slave(), "pic-slave"));
+  RETURN_IF_ERROR(pio.Register(layout::kElcrPort, 2, &p.pic.elcr(), "elcr"));
+  RETURN_IF_ERROR(pio.Register(layout::kPitPort, 4, &p.pit->ports(), "pit"));
+  RETURN_IF_ERROR(pio.Register(layout::kSystemControlPortB, 1, &p.pit->port61(), "port61"));
+  RETURN_IF_ERROR(pio.Register(layout::kI8042DataPort, 1, &p.i8042->data(), "i8042-data"));
+  RETURN_IF_ERROR(pio.Register(layout::kI8042CommandPort, 1, &p.i8042->command(), "i8042-command"));
+  RETURN_IF_ERROR(pio.Register(layout::kRtcPort, 2, p.rtc.get(), "rtc"));
+  RETURN_IF_ERROR(pio.Register(layout::kCom1Port, 8, p.serial.get(), "com1"));
+  RETURN_IF_ERROR(pio.Register(layout::kAcpiPmPort, layout::kAcpiPmPortCount, p.acpi_pm.get(), "acpi-pm"));
+  RETURN_IF_ERROR(pio.Register(kDebugExitPort, 1, p.debug_exit.get(), "debug-exit"));
+  RETURN_IF_ERROR(p.mmio.Register(layout::kIoapic.value(), layout::kIoapicSize, p.ioapic.get(), "ioapic"));
+  pio.Freeze();
+  p.mmio.Freeze();
+  p.timers.Add({[&p] { return p.pit->NextDeadlineNs(); }, [&p] { p.pit->Tick(); }});
+  return absl::OkStatus();
+}
+
+absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::VcpuEnd&)>& on_end) {
+  ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, p.kvm->GetSupportedCpuid());
+  ASSIGN_OR_RETURN(size_t run_size, p.kvm->VcpuMmapSize());
+  for (uint32_t i = 0; i < p.spec.vcpu_count; ++i) {
+    auto slot = std::make_unique<Machine::Parts::Vcpu>();
+    ASSIGN_OR_RETURN(kvm::Vcpu kvm_vcpu, p.vm->CreateVcpu(VcpuId(i)));
+    slot->kvm_vcpu.emplace(std::move(kvm_vcpu));
+    RETURN_IF_ERROR(Annotate(SetupVcpu(*slot->kvm_vcpu, supported, i, p.spec.vcpu_count),
+                             absl::StrCat("setting up vCPU ", i)));
+    ASSIGN_OR_RETURN(vcpu::KvmBackend backend, vcpu::KvmBackend::Create(&*slot->kvm_vcpu, run_size));
+    slot->backend.emplace(std::move(backend));
+    const bool bsp = i == 0;
+    slot->lapic = std::make_unique<irq::Lapic>(static_cast<uint8_t>(i), bsp, &p.clock, &p.apic_bus, p.ioapic.get());
+    p.apic_bus.Attach(slot->lapic.get());
+    slot->io = std::make_unique<VcpuIoRouter>(&p.pio, &p.mmio, slot->lapic.get(), &p.timers, &p.io_counters);
+    slot->runner = std::make_unique<vcpu::Runner>(VcpuId(i), bsp, &*slot->backend, slot->lapic.get(),
+                                                  bsp ? &p.pic : nullptr, slot->io.get(), on_end);
+    vcpu::Runner* runner = slot->runner.get();
+    slot->lapic->SetKick([runner] { runner->Wake(); });
+    irq::Lapic* lapic = slot->lapic.get();
+    p.timers.Add({[lapic] { return lapic->NextDeadlineNs(); }, [lapic] { lapic->Tick(); }});
+    p.vcpus.push_back(std::move(slot));
+  }
+  // The PIC's INTR pin reaches the bootstrap processor (through LINT0).
+  vcpu::Runner* bsp_runner = p.vcpus[0]->runner.get();
+  p.pic.SetKick([bsp_runner] { bsp_runner->Wake(); });
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Machine::Machine() : parts_(std::make_unique<Parts>(this)) {}
+
+Machine::~Machine() {
+  // Stop the threads before the parts they use are destroyed.
+  for (auto& v : parts_->vcpus) v->runner->RequestStop();
+  for (auto& v : parts_->vcpus) v->runner->Join();
+  parts_->timers.Stop();
+  if (parts_->console_in) parts_->console_in->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spec, const MachineOptions& options) {
+  std::unique_ptr<Machine> machine(new Machine());
+  Parts& p = *machine->parts_;
+  p.spec = spec;
+  ASSIGN_OR_RETURN(kvm::Kvm kvm, kvm::Kvm::Open(options.kvm_device));
+  p.kvm.emplace(std::move(kvm));
+  ASSIGN_OR_RETURN(kvm::Vm vm, p.kvm->CreateVm());
+  p.vm.emplace(std::move(vm));
+  RETURN_IF_ERROR(MapMemory(p));
+  RETURN_IF_ERROR(BuildDevices(p, options, machine.get()));
+  Machine* raw = machine.get();
+  RETURN_IF_ERROR(RegisterDevices(p));
+  RETURN_IF_ERROR(BuildVcpus(p, [raw](const vcpu::VcpuEnd& end) {
+    std::string who = absl::StrCat("vCPU ", end.vcpu.value(), ": ");
+    switch (end.action) {
+      case vcpu::ExitAction::kShutdown:
+        raw->End(EndReason::kTripleFault, 1, who + "triple fault (the guest reset; dvm does not reboot)");
+        break;
+      case vcpu::ExitAction::kSystemEvent:
+        raw->End(EndReason::kReset, 1, who + "KVM system event: " + end.detail);
+        break;
+      default:
+        raw->End(EndReason::kFailed, 1, who + end.detail);
+    }
+  }));
+  RETURN_IF_ERROR(LoadGuest(p));
+  if (options.console_in_fd >= 0) p.console_in = std::make_unique<ConsoleInput>(options.console_in_fd, p.serial.get());
+  return machine;
+}
+
+void Machine::End(EndReason reason, int exit_status, std::string detail) {
+  MutexLock lock(&mu_);
+  if (end_) return;  // the first ending wins
+  end_ = MachineEnd{reason, exit_status, std::move(detail)};
+  cv_.NotifyAll();
+}
+
+void Machine::Stop(const std::string& why) { End(EndReason::kStopped, 130, why); }
+
+MachineEnd Machine::Run() {
+  Parts& p = *parts_;
+  p.timers.Start();
+  if (p.console_in) p.console_in->Start();
+  for (auto& v : p.vcpus) v->runner->Start();
+  MachineEnd end;
+  {
+    MutexLock lock(&mu_);
+    cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return end_.has_value(); });
+    end = *end_;
+  }
+  for (auto& v : p.vcpus) v->runner->RequestStop();
+  for (auto& v : p.vcpus) v->runner->Join();
+  p.timers.Stop();
+  if (p.console_in) p.console_in->Stop();
+  return end;
+}
+
+std::string Machine::StatsText() const {
+  std::string out;
+  for (const auto& v : parts_->vcpus) {
+    vcpu::RunnerStats s = v->runner->stats();
+    absl::StrAppendFormat(&out, "vCPU %u: %u exits (%u I/O, %u MMIO, %u HLT), %u interrupts injected, %u kicks\n",
+                          v->runner->id().value(), s.exits, s.io_exits, s.mmio_exits, s.halts, s.injections, s.kicks);
+  }
+  absl::StrAppendFormat(&out, "unclaimed accesses: %u port, %u MMIO\n",
+                        parts_->io_counters.unclaimed_pio.load(), parts_->io_counters.unclaimed_mmio.load());
+  return out;
+}
+
+}  // namespace dvm::machine

@@ -1,0 +1,45 @@
+// Where one vCPU's port and MMIO accesses go on this node: its own LAPIC page
+// first, then the node's PIO and MMIO buses. Unclaimed reads return all-ones
+// and unclaimed writes are dropped, as on a PC with nothing at that address;
+// both are counted.
+#ifndef DVM_VMM_MACHINE_VCPU_IO_H_
+#define DVM_VMM_MACHINE_VCPU_IO_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "vmm/bus/bus.h"
+#include "vmm/irq/lapic.h"
+#include "vmm/machine/timer_loop.h"
+#include "vmm/vcpu/exit_handler.h"
+
+namespace dvm::machine {
+
+struct IoCounters {
+  std::atomic<uint64_t> unclaimed_pio{0};
+  std::atomic<uint64_t> unclaimed_mmio{0};
+};
+
+class VcpuIoRouter final : public vcpu::VcpuIo {
+ public:
+  VcpuIoRouter(const bus::Bus* pio, const bus::Bus* mmio, irq::Lapic* lapic, TimerLoop* timers,
+               IoCounters* counters)
+      : pio_(pio), mmio_(mmio), lapic_(lapic), timers_(timers), counters_(counters) {}
+
+  void Pio(uint16_t port, std::span<uint8_t> data, bool is_write) override;
+  void Mmio(Gpa address, std::span<uint8_t> data, bool is_write) override;
+
+ private:
+  void Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
+              std::atomic<uint64_t>& unclaimed);
+
+  const bus::Bus* const pio_;
+  const bus::Bus* const mmio_;
+  irq::Lapic* const lapic_;
+  TimerLoop* const timers_;
+  IoCounters* const counters_;
+};
+
+}  // namespace dvm::machine
+
+#endif  // DVM_VMM_MACHINE_VCPU_IO_H_
