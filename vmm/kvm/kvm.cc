@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "dvm/status.h"
 #include "vmm/kvm/ioctl.h"
+#include "vmm/kvm/uapi.h"
 
 namespace dvm::kvm {
 namespace {
@@ -27,6 +28,7 @@ absl::StatusOr<std::vector<Entry>> GetVariableArray(int fd, unsigned long reques
       if (errno == E2BIG) continue;  // KVM wants a larger array
       return ErrnoStatus(name);
     }
+    // Entries follow the C layout's header (see uapi.h), not C++'s.
     const Entry* entries = reinterpret_cast<const Entry*>(header + 1);
     return std::vector<Entry>(entries, entries + (header->*Count));
   }
@@ -59,13 +61,13 @@ absl::StatusOr<size_t> Kvm::VcpuMmapSize() const {
 }
 
 absl::StatusOr<std::vector<kvm_cpuid_entry2>> Kvm::GetSupportedCpuid() const {
-  return GetVariableArray<kvm_cpuid2, kvm_cpuid_entry2, &kvm_cpuid2::nent>(
-      fd(), KVM_GET_SUPPORTED_CPUID, "ioctl KVM_GET_SUPPORTED_CPUID", 64);
+  return GetVariableArray<uapi::CpuidHeader, kvm_cpuid_entry2, &uapi::CpuidHeader::nent>(
+      fd(), uapi::kGetSupportedCpuid, "ioctl KVM_GET_SUPPORTED_CPUID", 64);
 }
 
 absl::StatusOr<std::vector<uint32_t>> Kvm::GetMsrIndexList() const {
-  return GetVariableArray<kvm_msr_list, uint32_t, &kvm_msr_list::nmsrs>(
-      fd(), KVM_GET_MSR_INDEX_LIST, "ioctl KVM_GET_MSR_INDEX_LIST", 64);
+  return GetVariableArray<uapi::MsrListHeader, uint32_t, &uapi::MsrListHeader::nmsrs>(
+      fd(), uapi::kGetMsrIndexList, "ioctl KVM_GET_MSR_INDEX_LIST", 64);
 }
 
 absl::StatusOr<Vm> Kvm::CreateVm() const {

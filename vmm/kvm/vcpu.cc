@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "dvm/status.h"
 #include "vmm/kvm/ioctl.h"
+#include "vmm/kvm/uapi.h"
 
 namespace dvm::kvm {
 namespace {
@@ -124,10 +125,11 @@ absl::Status Vcpu::SetFpu(const kvm_fpu& fpu) {
   return Set(fd(), KVM_SET_FPU, "ioctl KVM_SET_FPU", fpu);
 }
 absl::StatusOr<kvm_xsave> Vcpu::GetXsave() const {
-  return Get<kvm_xsave>(fd(), KVM_GET_XSAVE, "ioctl KVM_GET_XSAVE");
+  static_assert(sizeof(kvm_xsave) >= uapi::kXsaveSize);
+  return Get<kvm_xsave>(fd(), uapi::kGetXsave, "ioctl KVM_GET_XSAVE");
 }
 absl::Status Vcpu::SetXsave(const kvm_xsave& xsave) {
-  return Set(fd(), KVM_SET_XSAVE, "ioctl KVM_SET_XSAVE", xsave);
+  return Set(fd(), uapi::kSetXsave, "ioctl KVM_SET_XSAVE", xsave);
 }
 absl::StatusOr<kvm_xcrs> Vcpu::GetXcrs() const {
   return Get<kvm_xcrs>(fd(), KVM_GET_XCRS, "ioctl KVM_GET_XCRS");
@@ -148,29 +150,44 @@ absl::Status Vcpu::SetMpState(const kvm_mp_state& state) {
   return Set(fd(), KVM_SET_MP_STATE, "ioctl KVM_SET_MP_STATE", state);
 }
 
+namespace {
+
+// A header-plus-array ioctl argument laid out as C lays it out (uapi.h).
+template <typename Header, typename Entry>
+class VariableArg {
+ public:
+  explicit VariableArg(size_t n)
+      : buffer_(std::make_unique<uint64_t[]>((sizeof(Header) + n * sizeof(Entry) + 7) / 8)) {}
+  Header* header() { return reinterpret_cast<Header*>(buffer_.get()); }
+  Entry* entries() { return reinterpret_cast<Entry*>(header() + 1); }
+
+ private:
+  std::unique_ptr<uint64_t[]> buffer_;  // zeroed, 8-byte aligned
+};
+
+}  // namespace
+
 absl::StatusOr<std::vector<kvm_msr_entry>> Vcpu::GetMsrs(
     std::span<const uint32_t> indices) const {
-  const size_t bytes = sizeof(kvm_msrs) + indices.size() * sizeof(kvm_msr_entry);
-  auto buffer = std::make_unique<uint64_t[]>((bytes + 7) / 8);
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buffer.get());
-  msrs->nmsrs = indices.size();
-  for (size_t i = 0; i < indices.size(); ++i) msrs->entries[i].index = indices[i];
-  ASSIGN_OR_RETURN(int read, DVM_KVM_IOCTL(fd(), KVM_GET_MSRS, msrs));
+  VariableArg<uapi::MsrsHeader, kvm_msr_entry> arg(indices.size());
+  arg.header()->nmsrs = indices.size();
+  for (size_t i = 0; i < indices.size(); ++i) arg.entries()[i].index = indices[i];
+  ASSIGN_OR_RETURN(int read, internal::Ioctl(fd(), uapi::kGetMsrs, "ioctl KVM_GET_MSRS",
+                                             arg.header()));
   if (static_cast<size_t>(read) != indices.size()) {
     return absl::InvalidArgumentError(absl::StrCat("ioctl KVM_GET_MSRS: read ", read, " of ",
                                                    indices.size(), " MSRs; MSR 0x",
                                                    absl::Hex(indices[read]), " failed"));
   }
-  return std::vector<kvm_msr_entry>(msrs->entries, msrs->entries + read);
+  return std::vector<kvm_msr_entry>(arg.entries(), arg.entries() + read);
 }
 
 absl::Status Vcpu::SetMsrs(std::span<const kvm_msr_entry> entries) {
-  const size_t bytes = sizeof(kvm_msrs) + entries.size() * sizeof(kvm_msr_entry);
-  auto buffer = std::make_unique<uint64_t[]>((bytes + 7) / 8);
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buffer.get());
-  msrs->nmsrs = entries.size();
-  std::memcpy(msrs->entries, entries.data(), entries.size_bytes());
-  ASSIGN_OR_RETURN(int written, DVM_KVM_IOCTL(fd(), KVM_SET_MSRS, msrs));
+  VariableArg<uapi::MsrsHeader, kvm_msr_entry> arg(entries.size());
+  arg.header()->nmsrs = entries.size();
+  std::memcpy(arg.entries(), entries.data(), entries.size_bytes());
+  ASSIGN_OR_RETURN(int written, internal::Ioctl(fd(), uapi::kSetMsrs, "ioctl KVM_SET_MSRS",
+                                                arg.header()));
   if (static_cast<size_t>(written) != entries.size()) {
     return absl::InvalidArgumentError(absl::StrCat("ioctl KVM_SET_MSRS: wrote ", written, " of ",
                                                    entries.size(), " MSRs; MSR 0x",
@@ -180,12 +197,10 @@ absl::Status Vcpu::SetMsrs(std::span<const kvm_msr_entry> entries) {
 }
 
 absl::Status Vcpu::SetCpuid(std::span<const kvm_cpuid_entry2> entries) {
-  const size_t bytes = sizeof(kvm_cpuid2) + entries.size_bytes();
-  auto buffer = std::make_unique<uint64_t[]>((bytes + 7) / 8);
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
-  cpuid->nent = entries.size();
-  std::memcpy(cpuid->entries, entries.data(), entries.size_bytes());
-  return DVM_KVM_IOCTL(fd(), KVM_SET_CPUID2, cpuid).status();
+  VariableArg<uapi::CpuidHeader, kvm_cpuid_entry2> arg(entries.size());
+  arg.header()->nent = entries.size();
+  std::memcpy(arg.entries(), entries.data(), entries.size_bytes());
+  return internal::Ioctl(fd(), uapi::kSetCpuid2, "ioctl KVM_SET_CPUID2", arg.header()).status();
 }
 
 absl::Status Vcpu::Interrupt(uint8_t vector) {
