@@ -47,7 +47,8 @@ class Blob {
   }
   template <typename T>
   void Append(T v) {
-    Store<T>(bytes_, Reserve(sizeof(T)), v);
+    const size_t at = Reserve(sizeof(T));  // before taking a span: Reserve reallocates
+    Store<T>(bytes_, at, v);
   }
   void AppendBytes(std::span<const uint8_t> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
   template <typename T>
