@@ -14,44 +14,47 @@
 //   owner none  -> the home has a valid copy and is in `sharers`
 //
 // Node states (per node and page). Waiters are faulting threads and pins.
-//   I    Invalid            SM_G  Shared, asked for write, waiting WriteGrant
-//   S    Shared (read-only) IS_D  asked for read, waiting ReadData
-//   M    Modified (writable) IM_D asked for write, waiting WriteGrant(+page)
+//   I  Invalid              IS_D  asked for read, waiting ReadData
+//   S  Shared (read-only)   IM_D  asked for write, waiting WriteGrant+page
+//   M  Modified (writable)  SM_G  Shared, asked for write, waiting WriteGrant
 //
-//  state | read fault  | write fault | Inv          | FwdRead        | FwdWrite       | ReadData | WriteGrant
-//  ------+-------------+-------------+--------------+----------------+----------------+----------+-----------
-//  I     | ReadReq/IS_D| WriteReq/IM_D| error       | error          | error          | error    | error
-//  S     | hit         | WriteReq/SM_G| Drop,Ack/I  | error          | error          | error    | error
-//  M     | hit         | hit         | error        | WP,Data>R,Wb>H/S| WP,Grant>W,Drop/I| error | error
-//  IS_D  | wait        | wait        | defer        | error          | error          | Install ro/S | error
-//  IM_D  | wait        | wait        | error        | defer          | defer          | error    | Install rw/M
-//  SM_G  | hit         | wait        | Drop,Ack/IM_D| error          | error          | error    | Unprotect/M
+//  state| read fault   | write fault  | Inv           | FwdRead R         | FwdWrite W          | ReadData    | WriteGrant
+//  -----+--------------+--------------+---------------+-------------------+---------------------+-------------+-------------
+//  I    | ReadReq,IS_D | WriteReq,IM_D| bad           | bad               | bad                 | bad         | bad
+//  S    | hit          | WriteReq,SM_G| Drop,Ack>H; I | bad               | bad                 | bad         | bad
+//  M    | hit          | hit          | bad           | WP,Data>R,Wb>H; S | WP,Grant+pg>W,Drop; I | bad       | bad
+//  IS_D | wait         | wait         | defer         | bad               | bad                 | Install ro;S| bad
+//  IM_D | wait         | wait         | bad           | defer             | defer               | bad         | +pg: Install rw; M
+//  SM_G | hit          | wait         | Drop,Ack>H;IM_D| bad              | bad                 | bad         | no pg: MakeWritable; M
 //
+// "bad": a peer broke the protocol; counted and reported, state unchanged.
 // Pins: a read pin defers Inv and FwdWrite; a write pin also defers FwdRead.
-// "defer" keeps the message in a per-page FIFO replayed when the state is
+// "defer" keeps the message in a per-page FIFO replayed once the state is
 // stable and unpinned; deferred messages all come from the home, in order.
-// Why deferring is safe: IS_D defers an Inv only when its data was forwarded
-// by the old owner (home->R Inv overtook owner->R data, different pairs); that
-// data is already in flight. IM_D defers forwards only as owner-elect, whose
-// data is in flight from the previous owner (or queued behind its own defer,
-// a finite chain in the home's serialization order). The read performed on
-// install comes before the write that sent the Inv, so SC holds.
+// Why deferring cannot deadlock: IS_D defers an Inv only when its data was
+// forwarded by the old owner (the home->R Inv overtook the owner->R data on a
+// different pair), and that data is already in flight. IM_D defers forwards
+// only as owner-elect, whose data is in flight from the previous owner or
+// held behind that owner's own deferral: a finite chain in the home's order.
+// The read done on install precedes the write that sent the Inv, so SC holds;
+// the actions come as Install, Wake, Drop, and the engine's woken thread may
+// fault once more (a liveness, not a safety, matter).
 //
 // Home directory per page: owner, sharers (u64 mask), busy, queue.
 //
-//  request        | directory        | home sends                         | busy until
-//  ---------------+------------------+------------------------------------+-----------
-//  ReadReq  R     | owner none       | ReadData(+page)>R, sharers+=R      | -
-//  ReadReq  R     | owner home       | (home WP) ReadData>R               | home unpinned
-//  ReadReq  R     | owner X          | FwdRead>X (X: Data>R, Wb>H)        | Writeback
-//  WriteReq W     | owner none       | Inv>each sharer but W, home        | all InvAcks, then
-//                 |                  | WriteGrant(+page unless W shared)>W| home copy dropped
-//  WriteReq W     | owner home       | (home WP) WriteGrant+page>W, drop  | home unpinned
-//  WriteReq W     | owner X          | FwdWrite>X (X: Grant+page>W), owner=W | -
-//  InvAck / Writeback: complete the busy transaction, then serve the queue.
+//  request   | directory   | home sends                                | busy until
+//  ----------+-------------+-------------------------------------------+------------------------
+//  ReadReq R | owner none  | ReadData+pg>R; sharers+=R                 | -
+//  ReadReq R | owner home  | (home WP) ReadData+pg>R                   | home copy not write-pinned
+//  ReadReq R | owner X     | FwdRead>X (X: ReadData>R, Writeback>H)    | Writeback
+//  WriteReq W| owner none  | Inv>each sharer but W and home; then      | all InvAcks, then home
+//            |             | WriteGrant(+pg unless W shares)>W, home drops| copy unpinned
+//  WriteReq W| owner home  | (home WP) WriteGrant+pg>W, home drops     | home copy unpinned
+//  WriteReq W| owner X     | FwdWrite>X (X: WriteGrant+pg>W); owner=W  | -
 //
 // The home's own copy is handled in place, never by messages to itself; its
-// own requests use the same paths with zero wire messages.
+// own requests take the same paths with zero wire messages. Every request and
+// the replies to it carry the requester's per-page sequence number (seq).
 //
 // Wire messages per operation (remote requester R/W, home H, owner X; tested
 // in protocol_test.cc, a change here is a design change):
@@ -63,13 +66,22 @@
 //   write at the home, k remote sharers ................. 2k
 //   hits ................................................ 0
 //
-// Failure (NodeDead(n), delivered to every live node after the transport has
-// dropped n's traffic): pages whose only copy was on n (owner n, a writeback
-// from n that never came, a page in flight from n to its new owner) become
-// lost: the home reports the range (Error), later requests get kLost, and
-// faults fail naming n and the page. Pages homed on n fail new faults with the
-// home run as the range. Copies other nodes still hold stay readable: with
-// the home or the owner gone, nobody can write them, so a read is never stale.
+// Failure. NodeDead(n) is delivered to every live node after the transport
+// has dropped n's traffic (messages n sent may or may not have arrived).
+//   - Lost pages: owner n; a Writeback owed by n; an owner-elect whose page
+//     was in flight from n (the home sends it SupplierDead(seq); if it still
+//     waits for that request it is lost, tells the home (LostReport) and
+//     passes Lost down the chain of owner-elects behind it). The home reports
+//     them (Error), answers later requests with Lost, and faults fail naming
+//     n and the page. A page on its way to n is lost too, even if a live node
+//     still held the old copy when n died (recovering it is future work).
+//   - A reader whose forwarded copy came from n gets DataResend(seq) from the
+//     home, which still has the page: no write completes before that reader
+//     acks, and a reader that moved on ignores the stale seq.
+//   - Pages homed on n: new faults fail (kHomeDead) naming n and the home run.
+//     Copies still held stay readable: with the home gone nobody can write
+//     them, so a read is never stale.
+// Only one failure at a time is simulated; several are handled the same way.
 //
 // Peer messages are never trusted: one that does not fit the state table is
 // dropped, counted (stats().protocol_errors) and reported as an Error action.
@@ -153,20 +165,30 @@ struct ErrorAction {
 using Action = std::variant<SendAction, InstallAction, MakeWritableAction, WriteProtectAction,
                             DropAction, WakeAction, ErrorAction>;
 
+#ifdef DVM_INJECT_PROTOCOL_BUG
+inline constexpr bool kInjectProtocolBugByDefault = true;
+#else
+inline constexpr bool kInjectProtocolBugByDefault = false;
+#endif
+
 struct ProtocolOptions {
   // nullopt: every page starts Modified at its home. Otherwise every page
   // starts Modified at this node (e.g. node 0 after loading the kernel).
   std::optional<NodeId> initial_owner;
   // TEST ONLY: the home grants a write before the last InvAck arrives. Exists
-  // so a test can prove the simulator catches a real protocol bug.
-  bool inject_early_grant_bug = false;
+  // so a test can prove the simulator catches a real protocol bug. On by
+  // default in a -DDVM_INJECT_PROTOCOL_BUG=ON build, where the sim must fail.
+  bool inject_early_grant_bug = kInjectProtocolBugByDefault;
 };
 
 struct ProtocolStats {
   uint64_t messages_sent = 0;  // wire messages only, not the home talking to itself
   uint64_t protocol_errors = 0;
-  uint64_t deferred = 0;
-  uint64_t queued_at_home = 0;
+  uint64_t deferred = 0;        // messages held back by a transient state or a pin
+  uint64_t queued_at_home = 0;  // requests that found their page busy
+  uint64_t pages_lost = 0;      // marked lost by this home
+  uint64_t data_resends = 0;    // DataResend sent by this home
+  uint64_t supplier_dead = 0;   // SupplierDead sent by this home
 };
 
 // What Protocol knows about one page on this node (exposed for tests).

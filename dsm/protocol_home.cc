@@ -240,6 +240,7 @@ void Protocol::GrantWrite(Gfn gfn, DirEntry& dir) {
 
 void Protocol::MarkLost(Gfn gfn, DirEntry& dir, NodeId dead, bool report) {
   dir.lost_with = dead;
+  ++stats_.pages_lost;
   if (dir.busy == Busy::kAwaitWriteback || dir.busy == Busy::kAwaitHomeCopy) {
     Send(dir.requester, MsgType::kLost, gfn, dead, false, dir.requester_seq);
   }
@@ -273,6 +274,7 @@ void Protocol::OnNodeDeadHome(NodeId dead) {
         continue;
       }
       Send(it->to, MsgType::kDataResend, gfn, it->to, /*page=*/true, it->seq);
+      ++stats_.data_resends;
       it = dir.read_forwards.erase(it);
     }
     // Owner-elects fed by the dead node may never get the page; if so it is
@@ -284,6 +286,7 @@ void Protocol::OnNodeDeadHome(NodeId dead) {
         continue;
       }
       Send(it->to, MsgType::kSupplierDead, gfn, dead, false, it->seq);
+      ++stats_.supplier_dead;
       it = dir.write_forwards.erase(it);
     }
     if (lose) {

@@ -195,6 +195,16 @@ SimResult Simulator::Run() {
   RunPhase(std::move(procs));
   result_.steps = step_;
   result_.final_values = golden_;
+  for (const auto& proto : protocols_) {
+    const dsm::ProtocolStats& st = proto->stats();
+    result_.protocol.messages_sent += st.messages_sent;
+    result_.protocol.protocol_errors += st.protocol_errors;
+    result_.protocol.deferred += st.deferred;
+    result_.protocol.queued_at_home += st.queued_at_home;
+    result_.protocol.pages_lost += st.pages_lost;
+    result_.protocol.data_resends += st.data_resends;
+    result_.protocol.supplier_dead += st.supplier_dead;
+  }
   for (const Proc& p : procs_) result_.reads.push_back(p.reads);
   return std::move(result_);
 }

@@ -50,7 +50,8 @@ struct SimConfig {
   bool kill_a_node = false;     // kill one random node at a random step
   bool random_homes = true;     // random home per page (else interleave by page)
   bool random_initial_owner = true;
-  bool inject_bug = false;      // dsm::ProtocolOptions::inject_early_grant_bug
+  // dsm::ProtocolOptions::inject_early_grant_bug (on in a bug-injected build).
+  bool inject_bug = dsm::kInjectProtocolBugByDefault;
   bool trace = false;           // keep a readable trace of every step
   uint64_t progress_bound = 200000;  // max steps an operation may wait
   // Scripted mode: when non-empty, processor i of node i runs programs[i]
@@ -69,6 +70,7 @@ struct SimResult {
   uint64_t ops_done = 0;
   uint64_t ops_failed = 0;        // failed after a node death, as allowed
   uint64_t messages = 0;
+  dsm::ProtocolStats protocol;  // summed over nodes: shows which races were hit
   // Scripted mode: values returned by each processor's reads, in program order.
   std::vector<std::vector<uint64_t>> reads;
   std::vector<uint64_t> final_values;  // latest write per page

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   for (uint64_t i = start; i < start + schedules; ++i) {
     dvm::sim::SimConfig config =
         dvm::sim::RandomConfig(sweep_seed, i, static_cast<uint32_t>(max_nodes));
-    config.inject_bug = bug;
+    if (bug) config.inject_bug = true;
     config.trace = do_replay;
     dvm::sim::SimResult r = dvm::sim::RunSimulation(config);
     if (do_replay) {

@@ -11,11 +11,16 @@ namespace {
 constexpr uint64_t kSweepSeed = 20261125;
 
 // Reruns a failing schedule with tracing and prints how to reproduce it.
-std::string Explain(const SimConfig& config) {
+std::string Explain(const SimConfig& config, uint64_t sweep_seed, uint64_t index,
+                    uint32_t max_nodes) {
   SimConfig traced = config;
   traced.trace = true;
   SimResult r = RunSimulation(traced);
-  std::string out = "reproduce: dvm_sim " + Describe(config) + "\n" + r.violation + "\n";
+  std::string out = "schedule " + std::to_string(index) + ": " + Describe(config) +
+                    "\nreplay: dvm_sim --replay=" + std::to_string(index) +
+                    " --sweep-seed=" + std::to_string(sweep_seed) +
+                    " --max-nodes=" + std::to_string(max_nodes) + (config.inject_bug ? " --bug" : "") +
+                    "\n" + r.violation + "\n";
   size_t from = r.trace.size() > 300 ? r.trace.size() - 300 : 0;
   for (size_t i = from; i < r.trace.size(); ++i) out += r.trace[i] + "\n";
   return out;
@@ -26,18 +31,22 @@ class RandomSchedules : public testing::TestWithParam<int> {};
 
 TEST_P(RandomSchedules, NoViolations) {
   constexpr int kPerChunk = 500;
-  uint64_t steps = 0, failed_ops = 0, kills = 0;
+  uint64_t steps = 0, kills = 0, deferred = 0, queued = 0;
   for (int i = 0; i < kPerChunk; ++i) {
-    SimConfig config = RandomConfig(kSweepSeed, uint64_t(GetParam()) * kPerChunk + i, 16);
+    const uint64_t index = uint64_t(GetParam()) * kPerChunk + i;
+    SimConfig config = RandomConfig(kSweepSeed, index, 16);
     SimResult r = RunSimulation(config);
-    ASSERT_TRUE(r.ok) << Explain(config);
+    ASSERT_TRUE(r.ok) << Explain(config, kSweepSeed, index, 16);
     steps += r.steps;
-    failed_ops += r.ops_failed;
     kills += config.kill_a_node;
+    deferred += r.protocol.deferred;
+    queued += r.protocol.queued_at_home;
   }
-  RecordProperty("steps", std::to_string(steps));
   EXPECT_GT(steps, uint64_t{kPerChunk} * 50) << "schedules too short to mean anything";
   EXPECT_GT(kills, 0u);
+  // The crossing races (deferred messages) and contention at the home happen.
+  EXPECT_GT(deferred, 0u);
+  EXPECT_GT(queued, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Chunks, RandomSchedules, testing::Range(0, 20));
@@ -54,14 +63,23 @@ TEST(SimTest, SameSeedSameTrace) {
 
 TEST(SimTest, NodeDeathKeepsSurvivorsConsistent) {
   int failures_seen = 0;
-  for (uint64_t i = 0; i < 300; ++i) {
+  uint64_t lost = 0, resends = 0, supplier_dead = 0;
+  for (uint64_t i = 0; i < 1000; ++i) {
     SimConfig config = RandomConfig(kSweepSeed + 1, i, 8);
     config.kill_a_node = true;
     SimResult r = RunSimulation(config);
-    ASSERT_TRUE(r.ok) << Explain(config);
+    ASSERT_TRUE(r.ok) << Explain(config, kSweepSeed + 1, i, 8) << "(with the kill forced on)";
     failures_seen += r.ops_failed > 0;
+    lost += r.protocol.pages_lost;
+    resends += r.protocol.data_resends;
+    supplier_dead += r.protocol.supplier_dead;
   }
   EXPECT_GT(failures_seen, 0) << "no schedule ever touched a lost page; the test is too gentle";
+  EXPECT_GT(lost, 0u);
+  EXPECT_GT(resends, 0u) << "DataResend never exercised";
+  EXPECT_GT(supplier_dead, 0u) << "SupplierDead never exercised";
+  std::cout << "1000 schedules with a death: " << lost << " pages lost, " << resends
+            << " resends, " << supplier_dead << " supplier-dead warnings\n";
 }
 
 // The injected bug (the home grants a write before the last InvAck) must be
