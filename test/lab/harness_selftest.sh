@@ -1,7 +1,8 @@
 #!/bin/bash
 # Proves scripts/lab reports failure: a command that fails inside the lab gives
 # its exit status and the console tail; a lab that cannot start KVM (CPU model
-# without SVM) gives 125 and says why. Both in one boot each.
+# without SVM) gives 125 and says why; a command that outlives the time limit
+# is stopped and gives 124. One lab boot each.
 set -uo pipefail
 lab="$1"
 if [[ -n "${DVM_LAB_INSIDE:-}" ]]; then
@@ -34,5 +35,14 @@ rc=$?
 echo "$out" | sed 's/^/  | /'
 check no-kvm 125 "$rc" "$out" "lab console" "no /dev/kvm"
 
-echo "$((2 - failures)) passed, $failures failed"
+start=$SECONDS
+out="$("$lab" run --timeout 25 -- sleep 600 2>&1)"
+rc=$?
+echo "$out" | sed 's/^/  | /'
+check time-limit 124 "$rc" "$out" "lab console" "timed out after 25s"
+if ((SECONDS - start > 40)); then
+  echo "FAIL time-limit: took $((SECONDS - start))s for a 25s limit"; failures=$((failures + 1))
+fi
+
+echo "$((3 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

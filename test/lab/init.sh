@@ -57,10 +57,13 @@ done
 mkdir -p /mnt/run/dvm-lab
 mount --bind /xch /mnt/run/dvm-lab
 
+say "running the job ($MODE)"
 case "$MODE" in
   run)
     chroot /mnt /bin/bash /run/dvm-lab/job.sh >/xch/out 2>&1 </dev/null
-    echo $? >/xch/status
+    rc=$?
+    say "job exited $rc"
+    echo $rc >/xch/status
     ;;
   shell)
     setsid cttyhack chroot /mnt /bin/bash /run/dvm-lab/job.sh
