@@ -352,6 +352,76 @@ uint8_t Lapic::id() const {
   return id_;
 }
 
+LapicState Lapic::Save() const {
+  MutexLock lock(&mu_);
+  const uint64_t now = clock_->NowNs();
+  LapicState s;
+  s.id = id_;
+  s.apic_base = apic_base_;
+  s.tpr = tpr_;
+  s.ldr = ldr_;
+  s.dfr = dfr_;
+  s.svr = svr_;
+  s.isr = isr_;
+  s.tmr = tmr_;
+  s.irr = irr_;
+  s.esr = esr_;
+  s.esr_pending = esr_pending_;
+  s.icr_low = icr_low_;
+  s.icr_high = icr_high_;
+  s.lvt = lvt_;
+  s.timer_initial = timer_initial_;
+  s.timer_divide = timer_divide_;
+  s.timer_tick_ns = timer_tick_ns_;
+  s.timer_elapsed_ns = now - timer_start_ns_;
+  if (timer_deadline_ns_) {
+    s.timer_remaining_ns = *timer_deadline_ns_ > now ? *timer_deadline_ns_ - now : 0;
+  }
+  s.nmi_pending = nmi_pending_;
+  s.init_pending = init_pending_;
+  s.sipi_vector = sipi_vector_;
+  return s;
+}
+
+absl::Status Lapic::Restore(const LapicState& s) {
+  if (s.timer_tick_ns == 0 || s.timer_tick_ns > 128 || !std::has_single_bit(s.timer_tick_ns)) {
+    return absl::InvalidArgumentError("LAPIC state: timer divider is not a power of two <= 128");
+  }
+  if ((s.apic_base & 0xFFF) & ~uint64_t{0x900} || s.timer_divide & ~0xBu || s.svr > 0x1FF ||
+      s.tpr > 0xFF || (s.ldr & 0x00FFFFFF) || (s.icr_high & 0x00FFFFFF)) {
+    return absl::InvalidArgumentError("LAPIC state: reserved bits set");
+  }
+  if (s.timer_remaining_ns && s.timer_initial == 0) {
+    return absl::InvalidArgumentError("LAPIC state: timer armed with a zero count");
+  }
+  MutexLock lock(&mu_);
+  const uint64_t now = clock_->NowNs();
+  id_ = s.id;
+  apic_base_ = s.apic_base;
+  tpr_ = s.tpr;
+  ldr_ = s.ldr;
+  dfr_ = s.dfr | 0x0FFFFFFF;
+  svr_ = s.svr;
+  isr_ = s.isr;
+  tmr_ = s.tmr;
+  irr_ = s.irr;
+  esr_ = s.esr;
+  esr_pending_ = s.esr_pending;
+  icr_low_ = s.icr_low;
+  icr_high_ = s.icr_high;
+  lvt_ = s.lvt;
+  timer_initial_ = s.timer_initial;
+  timer_divide_ = s.timer_divide;
+  timer_tick_ns_ = s.timer_tick_ns;
+  timer_start_ns_ = now - std::min(s.timer_elapsed_ns, now);
+  timer_deadline_ns_.reset();
+  if (s.timer_remaining_ns) timer_deadline_ns_ = now + *s.timer_remaining_ns;
+  nmi_pending_ = s.nmi_pending;
+  init_pending_ = s.init_pending;
+  sipi_vector_ = s.sipi_vector;
+  return absl::OkStatus();
+}
+
 // --- timer -----------------------------------------------------------------
 
 uint64_t Lapic::TimerPeriodNs() const { return uint64_t{timer_initial_} * timer_tick_ns_; }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 
+#include "absl/status/status.h"
 #include "dvm/mutex.h"
 #include "vmm/hw/clock.h"
 #include "vmm/hw/device.h"
@@ -59,6 +60,24 @@ inline constexpr uint32_t kLvtMasked = 1u << 16;
 inline constexpr uint32_t kSvrEnabled = 1u << 8;
 inline constexpr uint64_t kApicBusHz = 1'000'000'000;  // timer input, as KVM's (1 ns/tick)
 
+// Everything a LAPIC holds, for vCPU migration. Timer progress is relative
+// (elapsed/remaining ns), so it survives a move to a host with another clock.
+struct LapicState {
+  uint8_t id = 0;
+  uint64_t apic_base = 0;
+  uint32_t tpr = 0, ldr = 0, dfr = 0xFFFFFFFF, svr = 0xFF;
+  std::array<uint32_t, 8> isr{}, tmr{}, irr{};
+  uint32_t esr = 0, esr_pending = 0, icr_low = 0, icr_high = 0;
+  std::array<uint32_t, 7> lvt{};
+  uint32_t timer_initial = 0, timer_divide = 0;
+  uint64_t timer_tick_ns = 2;
+  uint64_t timer_elapsed_ns = 0;             // since the count was (re)started
+  std::optional<uint64_t> timer_remaining_ns;  // until the next expiry, if armed
+  bool nmi_pending = false, init_pending = false;
+  std::optional<uint8_t> sipi_vector;
+  bool operator==(const LapicState&) const = default;
+};
+
 class Lapic final : public hw::Device {
  public:
   Lapic(uint8_t apic_id, bool bsp, const hw::Clock* clock, ApicMessageSink* ipi_sink,
@@ -98,6 +117,11 @@ class Lapic final : public hw::Device {
   // expiry that is due (re-arming a periodic timer) and is cheap otherwise.
   std::optional<uint64_t> NextDeadlineNs() const;
   void Tick();
+
+  LapicState Save() const;
+  // Rejects a state that could not have come from Save() (it may have
+  // crossed the network): bad divider, vectors, reserved bits.
+  absl::Status Restore(const LapicState& state);
 
   ApicAddressing addressing() const;
   uint8_t id() const;

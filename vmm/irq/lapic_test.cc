@@ -187,6 +187,42 @@ TEST_F(LapicTest, BadAccessesAreHarmless) {
   EXPECT_EQ(b8[0], 3);
 }
 
+TEST_F(LapicTest, SaveRestoreMovesStateAndTimerToAnotherClock) {
+  Enable();
+  SetReg(apic_reg::kLdr, 0x08000000);
+  SetReg(apic_reg::kTimerDivide, 0xB);
+  SetReg(apic_reg::kLvtTimer, 0xEC);
+  SetReg(apic_reg::kTimerInitial, 5000);
+  lapic_.Deliver(Fixed(0x61, /*level=*/true));
+  lapic_.Deliver(Fixed(0x52));
+  ASSERT_EQ(lapic_.AcknowledgeInterrupt(), 0x61);
+  clock_.Advance(2000);
+  const LapicState saved = lapic_.Save();
+  EXPECT_EQ(saved.timer_remaining_ns, 3000u);
+
+  hw::FakeClock other(777'000'000);  // the target host's clock reads differently
+  Lapic moved(3, false, &other, &ipis_, &eois_);
+  ASSERT_TRUE(moved.Restore(saved).ok());
+  EXPECT_EQ(moved.Save(), saved);
+  EXPECT_EQ(moved.NextDeadlineNs(), other.NowNs() + 3000);
+  uint8_t b[4];
+  moved.Read(apic_reg::kTimerCurrent, b);
+  EXPECT_EQ(hw::AccessValue(b), 3000u);
+  EXPECT_EQ(moved.addressing().ldr, 0x08000000u);
+  EXPECT_FALSE(moved.PendingVector());  // 0x52 is below the in-service 0x61
+  uint8_t zero[4] = {};
+  moved.Write(apic_reg::kEoi, zero);
+  EXPECT_EQ(eois_.vectors, std::vector<uint8_t>{0x61});  // level EOI still broadcast
+  EXPECT_EQ(moved.AcknowledgeInterrupt(), 0x52);
+
+  LapicState bad = saved;
+  bad.timer_tick_ns = 3;
+  EXPECT_FALSE(moved.Restore(bad).ok());
+  bad = saved;
+  bad.ldr = 0x1234;
+  EXPECT_FALSE(moved.Restore(bad).ok());
+}
+
 TEST(ApicDestinationTest, PhysicalLogicalFlatAndCluster) {
   ApicAddressing a{.id = 2, .ldr = 0x04000000, .dfr = 0xFFFFFFFF};
   EXPECT_TRUE(MatchesDestination(a, DestMode::kPhysical, 2));
