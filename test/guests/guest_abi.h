@@ -25,4 +25,7 @@
 #define DVM_GUEST_MMIO_READ_OFFSET 0x20
 #define DVM_GUEST_MMIO_WRITE_VALUE 0x5a
 
+/* The interrupt vector the interrupt guest handles (its IVT entry is at 4*v). */
+#define DVM_GUEST_IRQ_VECTOR 0x20
+
 #endif /* DVM_TEST_GUESTS_GUEST_ABI_H_ */

@@ -64,6 +64,23 @@ GUEST(write_first)
   hlt
 END_GUEST(write_first)
 
+/* interrupt: the user-space irqchip path. Points IVT vector IRQ_VECTOR at
+   its handler, reports (IF still clear), then sti and spins. The host asks for
+   an interrupt window, gets KVM_EXIT_IRQ_WINDOW_OPEN after the sti, injects
+   IRQ_VECTOR with KVM_INTERRUPT; the handler reports IRQ_VECTOR and halts. */
+GUEST(interrupt)
+  movw $(DVM_GUEST_LOAD_GPA + (interrupt_handler - dvm_guest_interrupt_begin)), (DVM_GUEST_IRQ_VECTOR * 4)
+  movw $0, (DVM_GUEST_IRQ_VECTOR * 4 + 2)
+  outb %al, $DVM_GUEST_PORT_REPORT
+  sti
+1:
+  jmp 1b
+interrupt_handler:
+  movb $DVM_GUEST_IRQ_VECTOR, %al
+  outb %al, $DVM_GUEST_PORT_REPORT2
+  hlt
+END_GUEST(interrupt)
+
 /* wait_for_change: reads the dword and reports it, then keeps reading it
    until it differs (only a new page can make it differ: the guest itself never
    writes) and reports the new value. */

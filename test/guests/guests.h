@@ -20,12 +20,14 @@ inline constexpr uint16_t kPortEcho = DVM_GUEST_PORT_ECHO;
 inline constexpr Gpa kMmioWriteGpa{(DVM_GUEST_MMIO_SEGMENT << 4) + DVM_GUEST_MMIO_WRITE_OFFSET};
 inline constexpr Gpa kMmioReadGpa{(DVM_GUEST_MMIO_SEGMENT << 4) + DVM_GUEST_MMIO_READ_OFFSET};
 inline constexpr uint8_t kMmioWriteValue = DVM_GUEST_MMIO_WRITE_VALUE;
+inline constexpr uint8_t kIrqVector = DVM_GUEST_IRQ_VECTOR;
 
 // See guests.S for what each one does.
 std::span<const uint8_t> Smoke();
 std::span<const uint8_t> ReadOnce();
 std::span<const uint8_t> ReadIncrementRead();
 std::span<const uint8_t> WriteFirst();
+std::span<const uint8_t> Interrupt();
 std::span<const uint8_t> WaitForChange();
 
 }  // namespace dvm::guests

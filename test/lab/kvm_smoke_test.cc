@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cstring>
@@ -178,6 +179,39 @@ TEST(KvmWrapperTest, CpuidMsrsAndStateRoundTrip) {
   EXPECT_EQ(mp_state->mp_state, KVM_MP_STATE_RUNNABLE);
   EXPECT_TRUE(vcpu.SetMpState(*mp_state).ok());
   EXPECT_FALSE(vcpu.SetMpState({.mp_state = KVM_MP_STATE_HALTED}).ok());
+}
+
+TEST(KvmInterruptTest, WindowExitThenKvmInterruptRunsTheGuestHandler) {
+  ASSERT_TRUE(kvm::InstallKickSignalHandler().ok());
+  auto vm = TestVm::Create(guests::Interrupt());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  kvm::Vcpu& vcpu = (*vm)->vcpu(0);
+  vcpu.BindToCurrentThread();
+  kvm_run& run = *vcpu.run();
+  ASSERT_TRUE(RunToPortWrite(vcpu, guests::kPortReport).ok());
+  EXPECT_EQ(run.if_flag, 0) << "the guest has not run sti yet";
+
+  // The guest cannot take an interrupt yet: ask KVM to exit when it can.
+  run.request_interrupt_window = 1;
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 1000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!done) (void)vcpu.Kick();
+  });
+  absl::Status status = vcpu.Run();
+  done = true;
+  watchdog.join();
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(run.exit_reason, KVM_EXIT_IRQ_WINDOW_OPEN) << DescribeExit(run);
+  EXPECT_EQ(run.ready_for_interrupt_injection, 1);
+  EXPECT_EQ(run.if_flag, 1);
+
+  run.request_interrupt_window = 0;
+  status = vcpu.Interrupt(guests::kIrqVector);
+  ASSERT_TRUE(status.ok()) << status;
+  auto handled = RunToPortWrite(vcpu, guests::kPortReport2);
+  ASSERT_TRUE(handled.ok()) << handled.status();
+  EXPECT_EQ(*handled, guests::kIrqVector) << "the guest's handler for the vector ran";
 }
 
 TEST(KvmWrapperTest, NoIrqchipMeansUserSpaceInjection) {

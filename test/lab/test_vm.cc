@@ -70,6 +70,8 @@ std::string DescribeExit(const kvm_run& run) {
       return "KVM_EXIT_HLT";
     case KVM_EXIT_INTR:
       return "KVM_EXIT_INTR";
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+      return "KVM_EXIT_IRQ_WINDOW_OPEN";
     case KVM_EXIT_SHUTDOWN:
       return "KVM_EXIT_SHUTDOWN (triple fault)";
     case KVM_EXIT_FAIL_ENTRY:
