@@ -246,7 +246,7 @@ bool Protocol::TryNodeMessage(NodePage& page, NodeId from, const Message& msg) {
     default:
       break;
   }
-  BadMessage(homes_.HomeOf(gfn), msg, "message does not fit the page state");
+  BadMessage(from, msg, "message does not fit the page state");
   return true;
 }
 

@@ -298,6 +298,7 @@ void Simulator::Perform(size_t index) {
   Proc& p = procs_[index];
   Cell& cell = CellOf(p.node, p.op.page);
   const bool write = p.op.kind == Op::kWrite || p.op.kind == Op::kPinWrite;
+  result_.max_wait_steps = std::max(result_.max_wait_steps, step_ - p.issued_step);
   if (write) {
     if (cell.map != Map::kRw) return Fail(absl::StrCat("n", p.node, " writes page ", p.op.page, " without a writable copy"));
     uint64_t value = p.op.value != 0 ? p.op.value : (uint64_t{index + 1} << 32) | p.seq;

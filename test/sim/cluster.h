@@ -53,7 +53,7 @@ struct SimConfig {
   // dsm::ProtocolOptions::inject_early_grant_bug (on in a bug-injected build).
   bool inject_bug = dsm::kInjectProtocolBugByDefault;
   bool trace = false;           // keep a readable trace of every step
-  uint64_t progress_bound = 200000;  // max steps an operation may wait
+  uint64_t progress_bound = 20000;  // max steps an operation may wait (seen: < 1000)
   // Scripted mode: when non-empty, processor i of node i runs programs[i]
   // (one processor per node) and random ops are not generated.
   std::vector<std::vector<Op>> programs;
@@ -69,6 +69,7 @@ struct SimResult {
   uint64_t steps = 0;
   uint64_t ops_done = 0;
   uint64_t ops_failed = 0;        // failed after a node death, as allowed
+  uint64_t max_wait_steps = 0;    // longest any operation waited
   uint64_t messages = 0;
   dsm::ProtocolStats protocol;  // summed over nodes: shows which races were hit
   // Scripted mode: values returned by each processor's reads, in program order.

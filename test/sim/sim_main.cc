@@ -6,6 +6,7 @@
 //
 // Exit status 0 when every schedule passed, 1 on the first violation (with its
 // trace and the command that replays it).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
     schedules = 1;
   }
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t steps = 0, messages = 0, failed_ops = 0;
+  uint64_t steps = 0, messages = 0, failed_ops = 0, max_wait = 0;
   for (uint64_t i = start; i < start + schedules; ++i) {
     dvm::sim::SimConfig config =
         dvm::sim::RandomConfig(sweep_seed, i, static_cast<uint32_t>(max_nodes));
@@ -76,12 +77,14 @@ int main(int argc, char** argv) {
     steps += r.steps;
     messages += r.messages;
     failed_ops += r.ops_failed;
+    max_wait = std::max(max_wait, r.max_wait_steps);
     if ((i - start + 1) % 100000 == 0) {
       std::cerr << (i - start + 1) << " schedules ok\n";
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "ok: " << schedules << " schedules, " << steps << " steps, " << messages
-            << " messages, " << failed_ops << " ops failed after node deaths, " << secs << " s\n";
+            << " messages, " << failed_ops << " ops failed after node deaths, longest wait "
+            << max_wait << " steps, " << secs << " s\n";
   return 0;
 }
