@@ -1,10 +1,12 @@
 #include "vmm/boot/bzimage.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include "gtest/gtest.h"
+#include "dvm/types.h"
+#include "vmm/boot/linux_loader.h"
 #include "vmm/boot/test_bzimage.h"
 
 namespace dvm::boot {
@@ -84,13 +86,32 @@ TEST(BzImageTest, ParsesRealVmlinuzIfPresent) {
   if (path == nullptr || *path == 0) GTEST_SKIP() << "DVM_TEST_VMLINUZ not set";
   std::ifstream in(path, std::ios::binary);
   if (!in) GTEST_SKIP() << "cannot open " << path;
-  std::vector<uint8_t> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.seekg(0, std::ios::end);
+  std::vector<uint8_t> file(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(file.data()), static_cast<std::streamsize>(file.size()));
   auto image = ParseBzImage(file);
   ASSERT_TRUE(image.ok()) << image.status();
   EXPECT_GE(image->version, 0x020C);
   EXPECT_TRUE(image->xloadflags & hdr::kXlfKernel64);
   EXPECT_GT(image->init_size, image->protected_mode.size());
   EXPECT_TRUE(image->relocatable);
+
+  // And it loads: not into 64 MiB (it decompresses above 16 MiB into
+  // init_size bytes), but into 256 MiB with a command line and an initrd.
+  std::vector<uint8_t> ram(64 * kMiB);
+  LinuxBootConfig config{.kernel = file, .cmdline = "console=ttyS0", .ram_bytes = ram.size()};
+  auto small = LoadLinux(ram, config);
+  EXPECT_EQ(small.status().code(), absl::StatusCode::kResourceExhausted) << small.status();
+  ram.assign(256 * kMiB, 0);
+  std::vector<uint8_t> initrd(3 * kMiB, 0x5A);
+  config.ram_bytes = ram.size();
+  config.initrd = initrd;
+  auto loaded = LoadLinux(ram, config);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->bsp.rip, 0x100200u);
+  EXPECT_GE(loaded->initrd.value(), loaded->kernel_end.value());
+  EXPECT_EQ(0, std::memcmp(ram.data() + 0x100000, image->protected_mode.data(), 4096));
 }
 
 }  // namespace
