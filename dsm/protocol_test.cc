@@ -3,6 +3,7 @@
 // randomized, adversarial schedules live in test/sim.
 #include "dsm/protocol.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -24,13 +25,38 @@ class MiniCluster {
   int Run(uint32_t node, const Event& event) {
     int sent = 0;
     Apply(node, event, &sent);
-    while (!wire_.empty()) {
-      auto [from, to, msg] = wire_.front();
-      wire_.pop_front();
+    return sent + Drain();
+  }
+  // Applies an event without delivering what it sends.
+  void Start(uint32_t node, const Event& event) {
+    int sent = 0;
+    Apply(node, event, &sent);
+  }
+  // Delivers messages in send order, skipping held pairs (per-pair FIFO
+  // holds: a held pair's messages keep their order). Returns messages sent.
+  int Drain() {
+    int sent = 0;
+    for (;;) {
+      auto it = std::find_if(wire_.begin(), wire_.end(), [this](const auto& m) {
+        return !held_[std::get<0>(m)][std::get<1>(m)];
+      });
+      if (it == wire_.end()) return sent;
+      auto [from, to, msg] = *it;
+      wire_.erase(it);
       if (dead_[to]) continue;
       Apply(to, ReceiveEvent{NodeId(from), msg}, &sent);
     }
-    return sent;
+  }
+  void Hold(uint32_t from, uint32_t to) { held_[from][to] = true; }
+  int Release(uint32_t from, uint32_t to) {
+    held_[from][to] = false;
+    return Drain();
+  }
+  bool Woken(uint64_t token) const {
+    for (const WakeAction& w : wakes_) {
+      if (w.token == token) return w.ok;
+    }
+    return false;
   }
   int Read(uint32_t node, uint64_t gfn) { return Run(node, FaultEvent{Gfn(gfn), Access::kRead, NextToken()}); }
   int Write(uint32_t node, uint64_t gfn) { return Run(node, FaultEvent{Gfn(gfn), Access::kWrite, NextToken()}); }
@@ -70,6 +96,7 @@ class MiniCluster {
   std::vector<std::unique_ptr<Protocol>> nodes_;
   std::deque<std::tuple<uint32_t, uint32_t, Message>> wire_;
   bool dead_[64] = {};
+  bool held_[64][64] = {};
   std::vector<WakeAction> wakes_;
   std::vector<ErrorAction> errors_;
   uint64_t token_ = 0;
@@ -145,6 +172,82 @@ TEST(ProtocolCountsTest, WriteAtHomeWithKSharers) {
     EXPECT_EQ(c.Write(0, 0), 2 * k) << "k=" << k << ": k Inv, k InvAck";
     EXPECT_EQ(c.State(0, 0), PageState::kModified);
   }
+}
+
+// Races from the state table, forced one at a time.
+
+TEST(ProtocolRaceTest, InvOvertakesForwardedData) {
+  MiniCluster c(4);
+  c.Write(2, 1);   // node 2 owns gfn 1 (home 1)
+  c.Hold(2, 3);    // its data to node 3 will be slow
+  c.Run(3, FaultEvent{Gfn(1), Access::kRead, 31});
+  EXPECT_EQ(c.State(3, 1), PageState::kIsD);
+  EXPECT_FALSE(c.node(1).HomeBusy(Gfn(1))) << "the writeback reached the home";
+  c.Run(0, FaultEvent{Gfn(1), Access::kWrite, 41});
+  EXPECT_EQ(c.State(3, 1), PageState::kIsD) << "the Inv waits for the data";
+  EXPECT_EQ(c.State(0, 1), PageState::kImD) << "no grant before node 3 acks";
+  c.Release(2, 3);
+  EXPECT_TRUE(c.Woken(31)) << "the read completes with the data it asked for";
+  EXPECT_TRUE(c.Woken(41));
+  EXPECT_EQ(c.State(3, 1), PageState::kInvalid);
+  EXPECT_EQ(c.State(0, 1), PageState::kModified);
+}
+
+TEST(ProtocolRaceTest, ForwardReachesOwnerElectBeforeItsData) {
+  MiniCluster c(4);
+  c.Write(2, 1);
+  c.Hold(2, 3);
+  c.Run(3, FaultEvent{Gfn(1), Access::kWrite, 31});  // home forwards to 2; 2 -> 3 is held
+  c.Run(0, FaultEvent{Gfn(1), Access::kWrite, 41});  // home forwards to 3, still waiting
+  EXPECT_EQ(c.State(3, 1), PageState::kImD);
+  EXPECT_EQ(c.State(0, 1), PageState::kImD);
+  EXPECT_GT(c.node(3).stats().deferred, 0u);
+  c.Release(2, 3);
+  EXPECT_TRUE(c.Woken(31)) << "node 3 writes before it passes the page on";
+  EXPECT_TRUE(c.Woken(41));
+  EXPECT_EQ(c.State(3, 1), PageState::kInvalid);
+  EXPECT_EQ(c.State(0, 1), PageState::kModified);
+}
+
+TEST(ProtocolRaceTest, TwoUpgradesAtOnce) {
+  MiniCluster c(3);
+  c.Read(1, 0);
+  c.Read(2, 0);
+  c.Start(1, FaultEvent{Gfn(0), Access::kWrite, 11});
+  c.Start(2, FaultEvent{Gfn(0), Access::kWrite, 21});
+  EXPECT_EQ(c.State(1, 0), PageState::kSmG);
+  EXPECT_EQ(c.State(2, 0), PageState::kSmG);
+  // Node 1 wins at the home; node 2's copy is invalidated under its pending
+  // upgrade, so it gets the page from node 1 by a forward instead.
+  EXPECT_EQ(c.Drain(), 5) << "Inv, InvAck, WriteGrant, FwdWrite, WriteGrant+page";
+  EXPECT_TRUE(c.Woken(11));
+  EXPECT_TRUE(c.Woken(21));
+  EXPECT_EQ(c.State(1, 0), PageState::kInvalid);
+  EXPECT_EQ(c.State(2, 0), PageState::kModified);
+}
+
+TEST(ProtocolRaceTest, ReaderLosesForwardedCopyWithItsSender) {
+  MiniCluster c(4);
+  c.Write(2, 1);
+  c.Hold(2, 3);
+  c.Run(3, FaultEvent{Gfn(1), Access::kRead, 31});  // 2 downgraded; data to 3 held
+  c.Kill(2);                                         // ... and dropped
+  EXPECT_TRUE(c.Woken(31)) << "the home resends its copy";
+  EXPECT_EQ(c.State(3, 1), PageState::kShared);
+  EXPECT_EQ(c.node(1).stats().data_resends, 1u);
+}
+
+TEST(ProtocolRaceTest, OwnerElectLosesPageWithItsSupplier) {
+  MiniCluster c(4);
+  c.Write(2, 1);
+  c.Hold(2, 3);
+  c.Run(3, FaultEvent{Gfn(1), Access::kWrite, 31});  // page in flight 2 -> 3
+  c.Kill(2);
+  EXPECT_FALSE(c.Woken(31));
+  EXPECT_EQ(c.errors().back().kind, ErrorKind::kPageLost);
+  EXPECT_EQ(c.errors().back().node, NodeId(2));
+  c.Read(0, 1);
+  EXPECT_FALSE(c.wakes().back().ok) << "the home learned of the loss";
 }
 
 TEST(ProtocolTest, InitialOwnerIsConfigurable) {
