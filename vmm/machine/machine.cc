@@ -120,7 +120,12 @@ struct Machine::Parts {
 
 namespace {
 
-absl::Status LoadGuest(Machine::Parts& p) {
+// Loads kernel, initrd, boot tables and ACPI tables into guest RAM; returns
+// the bootstrap processor's entry state. Needs no KVM, so a bad kernel or a
+// memory size too small is reported the same with or without /dev/kvm.
+absl::StatusOr<boot::BootCpuState> LoadGuest(Machine::Parts& p) {
+  ASSIGN_OR_RETURN(memory::GuestMemory memory, memory::GuestMemory::Create(p.spec.memory_bytes, "dvm-guest-ram"));
+  p.memory.emplace(std::move(memory));
   ASSIGN_OR_RETURN(std::vector<uint8_t> kernel, ReadFile(p.spec.kernel, kMaxKernelBytes, "kernel"));
   std::vector<uint8_t> initrd;
   if (!p.spec.initrd.empty()) {
@@ -132,12 +137,10 @@ absl::Status LoadGuest(Machine::Parts& p) {
   absl::StatusOr<boot::LinuxBootResult> loaded = boot::LoadLinux(low_ram, config);
   if (!loaded.ok()) return Annotate(loaded.status(), p.spec.kernel);
   RETURN_IF_ERROR(boot::WriteAcpiTables(low_ram, p.spec.vcpu_count));
-  return SetBootState(*p.vcpus[0]->kvm_vcpu, loaded->bsp);
+  return loaded->bsp;
 }
 
 absl::Status MapMemory(Machine::Parts& p) {
-  ASSIGN_OR_RETURN(memory::GuestMemory memory, memory::GuestMemory::Create(p.spec.memory_bytes, "dvm-guest-ram"));
-  p.memory.emplace(std::move(memory));
   RETURN_IF_ERROR(p.vm->SetTssAddr(kTssAddr));
   RETURN_IF_ERROR(p.vm->SetIdentityMapAddr(kIdentityMapAddr));
   uint64_t low = layout::LowRamBytes(p.spec.memory_bytes);
@@ -239,6 +242,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spe
   std::unique_ptr<Machine> machine(new Machine());
   Parts& p = *machine->parts_;
   p.spec = spec;
+  ASSIGN_OR_RETURN(boot::BootCpuState bsp_state, LoadGuest(p));
   ASSIGN_OR_RETURN(kvm::Kvm kvm, kvm::Kvm::Open(options.kvm_device));
   p.kvm.emplace(std::move(kvm));
   ASSIGN_OR_RETURN(kvm::Vm vm, p.kvm->CreateVm());
@@ -260,7 +264,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spe
         raw->End(EndReason::kFailed, 1, who + end.detail);
     }
   }));
-  RETURN_IF_ERROR(LoadGuest(p));
+  RETURN_IF_ERROR(SetBootState(*p.vcpus[0]->kvm_vcpu, bsp_state));
   if (options.console_in_fd >= 0) p.console_in = std::make_unique<ConsoleInput>(options.console_in_fd, p.serial.get());
   return machine;
 }
@@ -299,8 +303,9 @@ std::string Machine::StatsText() const {
     absl::StrAppendFormat(&out, "vCPU %u: %u exits (%u I/O, %u MMIO, %u HLT), %u interrupts injected, %u kicks\n",
                           v->runner->id().value(), s.exits, s.io_exits, s.mmio_exits, s.halts, s.injections, s.kicks);
   }
-  absl::StrAppendFormat(&out, "unclaimed accesses: %u port, %u MMIO\n",
-                        parts_->io_counters.unclaimed_pio.load(), parts_->io_counters.unclaimed_mmio.load());
+  const IoCounters& c = parts_->io_counters;
+  absl::StrAppendFormat(&out, "unclaimed accesses: %u port (last %#x), %u MMIO (last %#x)\n", c.unclaimed_pio.load(),
+                        c.last_unclaimed_pio.load(), c.unclaimed_mmio.load(), c.last_unclaimed_mmio.load());
   return out;
 }
 

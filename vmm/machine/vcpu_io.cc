@@ -8,10 +8,11 @@
 namespace dvm::machine {
 
 void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
-                          std::atomic<uint64_t>& unclaimed) {
+                          std::atomic<uint64_t>& unclaimed, std::atomic<uint64_t>& last) {
   std::optional<bus::Bus::Hit> hit = bus->Lookup(address, data.size());
   if (!hit) {
     unclaimed.fetch_add(1, std::memory_order_relaxed);
+    last.store(address, std::memory_order_relaxed);
     if (!is_write) std::memset(data.data(), 0xff, data.size());
     return;
   }
@@ -25,7 +26,7 @@ void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8
 }
 
 void VcpuIoRouter::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
-  Access(pio_, port, data, is_write, counters_->unclaimed_pio);
+  Access(pio_, port, data, is_write, counters_->unclaimed_pio, counters_->last_unclaimed_pio);
 }
 
 void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
@@ -40,7 +41,7 @@ void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
     }
     return;
   }
-  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio);
+  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio, counters_->last_unclaimed_mmio);
 }
 
 }  // namespace dvm::machine

@@ -18,6 +18,8 @@ namespace dvm::machine {
 struct IoCounters {
   std::atomic<uint64_t> unclaimed_pio{0};
   std::atomic<uint64_t> unclaimed_mmio{0};
+  std::atomic<uint64_t> last_unclaimed_pio{0};   // port, for diagnostics
+  std::atomic<uint64_t> last_unclaimed_mmio{0};  // address
 };
 
 class VcpuIoRouter final : public vcpu::VcpuIo {
@@ -31,7 +33,7 @@ class VcpuIoRouter final : public vcpu::VcpuIo {
 
  private:
   void Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
-              std::atomic<uint64_t>& unclaimed);
+              std::atomic<uint64_t>& unclaimed, std::atomic<uint64_t>& last);
 
   const bus::Bus* const pio_;
   const bus::Bus* const mmio_;

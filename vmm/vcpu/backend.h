@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 
@@ -28,6 +29,9 @@ class Backend {
   virtual void BindToCurrentThread() = 0;
   // From any thread: make the current or next Run() return soon.
   virtual void Kick() = 0;
+  // The registers that explain a crash (rip, control registers, pending
+  // events), for the message when the guest dies. Own thread only.
+  virtual std::string DescribeState() = 0;
 };
 
 }  // namespace dvm::vcpu

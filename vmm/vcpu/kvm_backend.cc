@@ -1,5 +1,6 @@
 #include "vmm/vcpu/kvm_backend.h"
 
+#include "absl/strings/str_format.h"
 #include "dvm/log.h"
 #include "dvm/status.h"
 
@@ -32,6 +33,25 @@ void KvmBackend::Kick() {
   if (absl::Status s = vcpu_->Kick(); !s.ok()) {
     DVM_LOG_EVERY_SEC(WARNING, 1.0) << "kicking vCPU " << vcpu_->id().value() << ": " << s;
   }
+}
+
+}  // namespace dvm::vcpu
+
+namespace dvm::vcpu {
+
+std::string KvmBackend::DescribeState() {
+  absl::StatusOr<kvm_regs> regs = vcpu_->GetRegs();
+  absl::StatusOr<kvm_sregs> sregs = vcpu_->GetSregs();
+  absl::StatusOr<kvm_vcpu_events> events = vcpu_->GetVcpuEvents();
+  if (!regs.ok() || !sregs.ok() || !events.ok()) return "(registers unavailable)";
+  return absl::StrFormat(
+      "rip=%#llx rsp=%#llx rflags=%#llx cs=%#x cr0=%#llx cr2=%#llx cr3=%#llx cr4=%#llx efer=%#llx "
+      "idt=%#llx/%#x exception(injected=%u nr=%u error=%#x) interrupt(injected=%u nr=%u) nmi(injected=%u "
+      "pending=%u masked=%u)",
+      regs->rip, regs->rsp, regs->rflags, sregs->cs.selector, sregs->cr0, sregs->cr2, sregs->cr3, sregs->cr4,
+      sregs->efer, sregs->idt.base, sregs->idt.limit, events->exception.injected, events->exception.nr,
+      events->exception.error_code, events->interrupt.injected, events->interrupt.nr, events->nmi.injected,
+      events->nmi.pending, events->nmi.masked);
 }
 
 }  // namespace dvm::vcpu

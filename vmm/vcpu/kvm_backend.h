@@ -23,6 +23,7 @@ class KvmBackend final : public Backend {
   absl::Status StartAt(uint8_t sipi_vector) override;
   void BindToCurrentThread() override { vcpu_->BindToCurrentThread(); }
   void Kick() override;
+  std::string DescribeState() override;
 
  private:
   KvmBackend(kvm::Vcpu* vcpu, size_t run_size, const kvm_regs& regs, const kvm_sregs& sregs)

@@ -203,7 +203,7 @@ void Runner::Loop() {
         halted_with_interrupts_off_ = run->if_flag == 0;
         break;
       default:
-        return End(result.action, std::move(result.detail));
+        return End(result.action, result.detail + " [" + backend_->DescribeState() + "]");
     }
   }
   End(ExitAction::kContinue, "");

@@ -57,6 +57,7 @@ class FakeBackend final : public Backend {
     return absl::OkStatus();
   }
   void BindToCurrentThread() override {}
+  std::string DescribeState() override { return "fake state"; }
   void Kick() override {
     MutexLock lock(&mu_);
     kicked_ = true;
