@@ -51,27 +51,27 @@ void DatagramCore::MarkDown(Peer& p, const absl::Status& why) {
   if (callbacks_.on_peer_down) callbacks_.on_peer_down(p.id, why);
 }
 
-void DatagramCore::OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns) {
+std::optional<NodeId> DatagramCore::OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns) {
   absl::StatusOr<FrameView> frame = DecodeFrame(bytes);
   if (!frame.ok()) {
     unknown_.drops.fetch_add(1, std::memory_order_relaxed);
     DVM_LOG_EVERY_SEC(WARNING, 1.0) << "dropped frame: " << frame.status().message();
-    return;
+    return std::nullopt;
   }
   const FrameHeader& h = frame->header;
   Peer* p = h.dst == self_.value() ? Find(NodeId(h.src)) : nullptr;
   if (p == nullptr) {
     unknown_.drops.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return std::nullopt;
   }
   if (!key_.Verify(h, bytes.first(kFrameHeaderSize), frame->payload)) {
     p->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
     DVM_LOG_EVERY_SEC(WARNING, 1.0) << "frame from node " << h.src << " failed authentication";
-    return;
+    return std::nullopt;
   }
   if (p->down.load(std::memory_order_relaxed)) {
     p->counters.drops.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return std::nullopt;
   }
   if (!p->heard.load(std::memory_order_relaxed)) {
     p->session = h.session;
@@ -81,13 +81,13 @@ void DatagramCore::OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns) 
     // flight is lost, so the old peer is gone for the layers above.
     p->counters.drops.fetch_add(1, std::memory_order_relaxed);
     MarkDown(*p, absl::UnavailableError(absl::StrCat("node ", h.src, " restarted")));
-    return;
+    return std::nullopt;
   }
   if (h.kind == FrameKind::kBye) {
     MarkDown(*p, absl::UnavailableError(absl::StrCat("node ", h.src, " left")));
-    return;
+    return std::nullopt;
   }
-  if (h.kind == FrameKind::kHello) return;  // only TCP uses it; harmless here
+  if (h.kind == FrameKind::kHello) return p->id;  // only TCP uses it; harmless here
   p->counters.bytes_received.fetch_add(bytes.size(), std::memory_order_relaxed);
   ReliableLink::RxResult r = p->link.OnFrame(
       h, frame->payload, now_ns, [&](std::span<const uint8_t> msg_bytes) {
@@ -106,6 +106,7 @@ void DatagramCore::OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns) 
   if (r != ReliableLink::RxResult::kAccepted) {
     p->counters.drops.fetch_add(1, std::memory_order_relaxed);
   }
+  return p->id;
 }
 
 void DatagramCore::EmitFrame(Peer& p, const LinkFrame& f, TxFn tx) {
@@ -155,6 +156,16 @@ void DatagramCore::SayBye(TxFn tx) {
     if (p->down.load(std::memory_order_relaxed)) continue;
     EmitFrame(*p, LinkFrame{FrameKind::kBye, 0, 0, 0, 0, {}, false}, tx);
   }
+}
+
+bool DatagramCore::AllAcked() {
+  for (auto& p : peers_) {
+    if (p->down.load(std::memory_order_relaxed)) continue;
+    if (p->link.unacked_frames() > 0) return false;
+    MutexLock lock(&p->outbox_mu);
+    if (!p->outbox.empty()) return false;
+  }
+  return true;
 }
 
 bool DatagramCore::AllPeersHeard() const {

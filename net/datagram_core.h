@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -43,8 +44,9 @@ class DatagramCore {
                     const uint8_t* page);
 
   // Handles one frame as received from the wire; bad frames are dropped and
-  // counted. May call on_message.
-  void OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns);
+  // counted. May call on_message. Returns the sender if the frame came from a
+  // live peer and authenticated (drivers learn addresses only from those).
+  std::optional<NodeId> OnWireFrame(std::span<const uint8_t> bytes, uint64_t now_ns);
 
   // Moves queued messages into the links, emits due frames through `tx`, and
   // reports silent peers down. Returns whether anything was done.
@@ -52,6 +54,10 @@ class DatagramCore {
 
   // Sends a Bye to every live peer (best effort, not retransmitted).
   void SayBye(TxFn tx);
+
+  // True when every message queued so far was acked by its (live) peer.
+  // Poller thread only.
+  bool AllAcked();
 
   // True once an authenticated frame from every peer has arrived.
   bool AllPeersHeard() const;

@@ -8,7 +8,7 @@
 namespace dvm::net {
 
 ReliableLink::ReliableLink(const LinkOptions& options, uint64_t now_ns)
-    : options_(options), last_heard_ns_(now_ns), last_emit_ns_(now_ns) {
+    : options_(options), rto_ns_(options.rto_ns), last_heard_ns_(now_ns), last_emit_ns_(now_ns) {
   DVM_CHECK(options_.max_fragment > 0);
   DVM_CHECK(options_.window > 0);
 }
@@ -36,9 +36,35 @@ uint64_t ReliableLink::SackBits() const {
   return bits;
 }
 
-void ReliableLink::HandleAck(uint64_t ack, uint64_t sack) {
+void ReliableLink::SampleRtt(uint64_t rtt_ns) {
+  if (srtt_ns_ == 0) {
+    srtt_ns_ = rtt_ns;
+    rttvar_ns_ = rtt_ns / 2;
+  } else {
+    uint64_t err = rtt_ns > srtt_ns_ ? rtt_ns - srtt_ns_ : srtt_ns_ - rtt_ns;
+    rttvar_ns_ = (3 * rttvar_ns_ + err) / 4;
+    srtt_ns_ = (7 * srtt_ns_ + rtt_ns) / 8;
+  }
+}
+
+void ReliableLink::HandleAck(uint64_t ack, uint64_t sack, uint64_t now_ns) {
   if (ack > next_seq_) return;  // acks what we never sent: ignore rather than trust
-  while (!tx_.empty() && tx_.front().seq < ack) tx_.pop_front();
+  bool progress = false;
+  bool sample = false;
+  uint64_t sent_ns = 0;
+  while (!tx_.empty() && tx_.front().seq < ack) {
+    // The newest frame this ack covers dates the round trip, unless it was
+    // sent more than once (then the ack could be for either copy: Karn).
+    sample = tx_.front().sent && !tx_.front().retransmitted;
+    sent_ns = tx_.front().last_sent_ns;
+    tx_.pop_front();
+    progress = true;
+  }
+  if (sample && now_ns >= sent_ns) SampleRtt(now_ns - sent_ns);
+  if (progress) {
+    rto_ns_ = srtt_ns_ == 0 ? options_.rto_ns : srtt_ns_ + 4 * rttvar_ns_;
+    rto_ns_ = std::clamp(rto_ns_, options_.min_rto_ns, options_.max_rto_ns);
+  }
   if (sack == 0 || tx_.empty()) return;
   // tx_ is contiguous in seq from tx_[0].seq; index = seq - base.
   uint64_t base = tx_.front().seq;
@@ -86,7 +112,7 @@ ReliableLink::RxResult ReliableLink::OnFrame(
     const FrameHeader& h, std::span<const uint8_t> payload, uint64_t now_ns,
     absl::FunctionRef<void(std::span<const uint8_t>)> deliver) {
   last_heard_ns_ = now_ns;
-  HandleAck(h.ack, h.sack);
+  HandleAck(h.ack, h.sack, now_ns);
   if (h.kind != FrameKind::kData) return RxResult::kAccepted;
 
   ack_owed_ = true;
@@ -112,7 +138,10 @@ void ReliableLink::EmitData(TxFrame& f, uint64_t now_ns, bool retransmit,
   f.sent = true;
   f.resend_now = false;
   f.last_sent_ns = now_ns;
-  if (retransmit) ++retransmits_;
+  if (retransmit) {
+    ++retransmits_;
+    f.retransmitted = true;
+  }
   emit(LinkFrame{FrameKind::kData, f.flags, f.seq, expected_, SackBits(), f.payload, retransmit});
   ack_owed_ = false;
   last_emit_ns_ = now_ns;
@@ -123,15 +152,19 @@ size_t ReliableLink::Pump(uint64_t now_ns, size_t max_frames,
   size_t n = 0;
   size_t limit = std::min<size_t>(tx_.size(), options_.window);
   // Retransmissions first: they unblock the peer's in-order delivery.
+  bool timed_out = false;
   for (size_t i = 0; i < limit && n < max_frames; ++i) {
     TxFrame& f = tx_[i];
     if (!f.sent) break;  // frames after this one were never sent either
     if (f.sacked) continue;
-    if (f.resend_now || now_ns - f.last_sent_ns >= options_.rto_ns) {
+    bool expired = now_ns - f.last_sent_ns >= rto_ns_;
+    if (f.resend_now || expired) {
+      timed_out |= expired && !f.resend_now;
       EmitData(f, now_ns, /*retransmit=*/true, emit);
       ++n;
     }
   }
+  if (timed_out) rto_ns_ = std::min(rto_ns_ * 2, options_.max_rto_ns);
   for (size_t i = 0; i < limit && n < max_frames; ++i) {
     TxFrame& f = tx_[i];
     if (f.sent) continue;

@@ -35,7 +35,15 @@ namespace dvm::net {
 struct LinkOptions {
   size_t max_fragment = 1400;  // payload bytes per data frame (from the path MTU)
   uint32_t window = 256;       // data frames in flight, and receive buffer size
-  uint64_t rto_ns = 2'000'000;
+  // Retransmission timeout: starts at rto_ns, then follows the measured round
+  // trip (RFC 6298: srtt + 4 * rttvar) within [min_rto_ns, max_rto_ns], and
+  // doubles after each timeout until an ack makes progress. A fixed short RTO
+  // retransmitted whole windows whenever a poller was descheduled.
+  // The floor is high for a LAN because pollers on a shared 2-core machine
+  // get descheduled for milliseconds; tests lower it.
+  uint64_t rto_ns = 10'000'000;
+  uint64_t min_rto_ns = 5'000'000;
+  uint64_t max_rto_ns = 200'000'000;
   uint64_t keepalive_ns = 10'000'000;
   uint64_t dead_after_ns = 1'000'000'000;
 };
@@ -81,6 +89,7 @@ class ReliableLink {
   // Data frames queued or in flight, not yet acked.
   size_t unacked_frames() const { return tx_.size(); }
   uint64_t retransmits() const { return retransmits_; }
+  uint64_t rto_ns() const { return rto_ns_; }
 
  private:
   struct TxFrame {
@@ -92,13 +101,15 @@ class ReliableLink {
     bool sacked = false;
     bool resend_now = false;  // fast retransmit requested by a sack
     bool fast_done = false;   // fast retransmit already used for this frame
+    bool retransmitted = false;  // its ack says nothing about the round trip (Karn)
   };
   struct RxFrame {
     uint8_t flags;
     std::vector<uint8_t> payload;
   };
 
-  void HandleAck(uint64_t ack, uint64_t sack);
+  void HandleAck(uint64_t ack, uint64_t sack, uint64_t now_ns);
+  void SampleRtt(uint64_t rtt_ns);
   RxResult AcceptInOrder(uint8_t flags, std::span<const uint8_t> payload,
                          absl::FunctionRef<void(std::span<const uint8_t>)> deliver);
   uint64_t SackBits() const;
@@ -111,6 +122,9 @@ class ReliableLink {
   uint64_t next_seq_ = 0;     // seq of the next fragment to create
   std::deque<TxFrame> tx_;    // unacked fragments, oldest first (tx_[0].seq == base)
   uint64_t retransmits_ = 0;
+  uint64_t rto_ns_;
+  uint64_t srtt_ns_ = 0;
+  uint64_t rttvar_ns_ = 0;
 
   // Receiver.
   uint64_t expected_ = 0;                // every seq < expected_ was delivered

@@ -6,6 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "net/tcp_transport.h"
+#ifdef DVM_HAVE_DPDK
+#include "net/dpdk_transport.h"
+#endif
 
 namespace dvm::net {
 namespace {
@@ -59,6 +62,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv, std::vector<std::string>
       if (!absl::SimpleAtod(std::string(value("--loss=")), &f.loss)) {
         return absl::InvalidArgumentError("bad --loss");
       }
+    } else if (a.starts_with("--mtu=")) {
+      if (!absl::SimpleAtoi(std::string(value("--mtu=")), &f.mtu)) {
+        return absl::InvalidArgumentError("bad --mtu");
+      }
     } else if (a == "--poll") {
       f.poll = true;
     } else if (rest != nullptr) {
@@ -84,6 +91,16 @@ absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(const Flags& flags,
     if (!t.ok()) return t.status();
     return std::unique_ptr<Transport>(std::move(*t));
   }
+#ifdef DVM_HAVE_DPDK
+  if (flags.transport == "dpdk") {
+    DpdkOptions o{.self = flags.self, .eal_args = flags.dpdk_args, .assume_mtu = flags.mtu,
+                  .tx_loss = flags.loss, .own_thread = !flags.poll};
+    for (const PeerAddress& p : flags.nodes) o.nodes.push_back(p.id);
+    auto t = DpdkTransport::Create(o, key);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<Transport>(std::move(*t));
+  }
+#endif
   return absl::InvalidArgumentError(absl::StrCat("unknown transport '", flags.transport, "'"));
 }
 

@@ -24,10 +24,11 @@ struct Flags {
   std::vector<std::string> dpdk_args;  // --dpdk_arg=... repeated
   double loss = 0;                     // --loss: injected frame loss on DPDK transmit
   bool poll = false;                   // --poll: the caller drives Poll(), no I/O thread
+  uint32_t mtu = 0;                    // --mtu: DPDK assume_mtu
 };
 
 // --self=N --nodes=0=host:port,1=host:port --key=FILE [--transport=tcp|dpdk]
-// [--count=N] [--expect_down] [--dpdk_arg=ARG ...] [--loss=0.01] [--poll]
+// [--count=N] [--expect_down] [--dpdk_arg=ARG ...] [--loss=0.01] [--poll] [--mtu=N]
 // Flags it does not know are an error unless `rest` collects them.
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv,
                                  std::vector<std::string>* rest = nullptr);
