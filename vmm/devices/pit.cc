@@ -1,5 +1,6 @@
 #include "vmm/devices/pit.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "dvm/log.h"
@@ -8,6 +9,10 @@ namespace dvm::devices {
 namespace {
 
 bool Periodic(uint8_t mode) { return mode == 2 || mode == 3; }
+
+// Periodic IRQ 0 at most every 200 us (as KVM's PIT), so a guest cannot make
+// the timer loop spin with a tiny reload value.
+constexpr uint64_t kMinPeriodNs = 200'000;
 
 }  // namespace
 
@@ -44,7 +49,8 @@ void Pit::ArmIrq(Channel& c) {
   c.irq_deadline_ns.reset();
   if (!c.counting) return;
   if (Periodic(c.mode)) {
-    c.irq_deadline_ns = c.start_ns + hw::TicksToNs((c.irq_periods + 1) * c.reload, kPitHz);
+    const uint64_t period = std::max(hw::TicksToNs(c.reload, kPitHz), kMinPeriodNs);
+    c.irq_deadline_ns = c.start_ns + (c.irq_periods + 1) * period;
   } else if (c.irq_periods == 0) {
     c.irq_deadline_ns = c.start_ns + hw::TicksToNs(c.reload, kPitHz);
   }
@@ -160,7 +166,10 @@ void Pit::Tick() {
     if (!c.irq_deadline_ns || now < *c.irq_deadline_ns) return;
     fire = true;
     // Missed periods coalesce: the guest keeps time by its clocksource, not ticks.
-    c.irq_periods = Periodic(c.mode) ? ElapsedTicks(c, now) / c.reload : 1;
+    c.irq_periods =
+        Periodic(c.mode)
+            ? (now - c.start_ns) / std::max(hw::TicksToNs(c.reload, kPitHz), kMinPeriodNs)
+            : 1;
     ArmIrq(c);
   }
   if (fire && irq0_ != nullptr) irq0_->Pulse();

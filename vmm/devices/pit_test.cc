@@ -80,6 +80,18 @@ TEST_F(PitTest, Channel0PeriodicInterrupts) {
   EXPECT_GT(*pit_.NextDeadlineNs(), clock_.NowNs());
 }
 
+TEST_F(PitTest, TinyPeriodIsRateLimited) {
+  const uint64_t t0 = clock_.NowNs();
+  Out(pit_.ports(), 3, 0x34);
+  Out(pit_.ports(), 0, 2);
+  Out(pit_.ports(), 0, 0);  // 2 ticks: 1.7 us
+  EXPECT_EQ(pit_.NextDeadlineNs(), t0 + 200'000);
+  clock_.Advance(1'000'000);
+  pit_.Tick();
+  EXPECT_EQ(irq0_.rising_edges(), 1);
+  EXPECT_EQ(pit_.NextDeadlineNs(), t0 + 1'200'000);
+}
+
 TEST_F(PitTest, Channel0OneShotMode4) {
   Out(pit_.ports(), 3, 0x38);  // what Linux's PIT clockevent uses for one-shot
   Out(pit_.ports(), 0, 0xE8);

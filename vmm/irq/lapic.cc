@@ -16,6 +16,10 @@ constexpr uint32_t kEsrSendIllegalVector = 1u << 5;
 constexpr uint32_t kEsrReceiveIllegalVector = 1u << 6;
 constexpr uint32_t kIcrDeliveryPending = 1u << 12;
 constexpr uint32_t kLvtExtIntUnmasked = 0x700;
+// A guest could program a periodic timer of a few ns and keep the VMM's
+// timer loop spinning; like KVM (min_timer_period_us), interrupts come at
+// most this often. The counter the guest reads still runs architecturally.
+constexpr uint64_t kMinPeriodicNs = 200'000;
 
 enum LvtIndex { kTimer, kThermal, kPerf, kLint0, kLint1, kError, kCmci };
 
@@ -434,6 +438,8 @@ void Lapic::StartTimer() {
   timer_start_ns_ = clock_->NowNs();
   if (timer_initial_ == 0) {
     timer_deadline_ns_.reset();
+  } else if (((lvt_[kTimer] >> 17) & 3) == 1) {
+    timer_deadline_ns_ = timer_start_ns_ + std::max(TimerPeriodNs(), kMinPeriodicNs);
   } else {
     timer_deadline_ns_ = timer_start_ns_ + TimerPeriodNs();
   }
@@ -459,7 +465,7 @@ bool Lapic::TickLocked(Effects& fx) {
   if (!(lvt_[kTimer] & kLvtMasked)) AcceptFixed(static_cast<uint8_t>(lvt_[kTimer]), false, fx);
   if (((lvt_[kTimer] >> 17) & 3) == 1) {
     // Periodic: next period after now; missed periods coalesce into one interrupt.
-    const uint64_t period = TimerPeriodNs();
+    const uint64_t period = std::max(TimerPeriodNs(), kMinPeriodicNs);
     const uint64_t missed = (now - *timer_deadline_ns_) / period;
     timer_deadline_ns_ = *timer_deadline_ns_ + (missed + 1) * period;
   } else {

@@ -129,17 +129,29 @@ TEST_F(LapicTest, OneShotAndPeriodicTimer) {
   SetReg(apic_reg::kTimerDivide, 0x0);                // divide by 2
   SetReg(apic_reg::kLvtTimer, (1u << 17) | 0xED);     // periodic
   const uint64_t t1 = clock_.NowNs();
-  SetReg(apic_reg::kTimerInitial, 100);               // 200 ns period
-  clock_.Advance(250);
-  EXPECT_EQ(Reg(apic_reg::kTimerCurrent), 100u - 25u);
+  SetReg(apic_reg::kTimerInitial, 150000);            // 300 us period
+  clock_.Advance(375000);
+  EXPECT_EQ(Reg(apic_reg::kTimerCurrent), 150000u - 37500u);
   lapic_.Tick();
   EXPECT_EQ(lapic_.PendingVector(), 0xED);
-  EXPECT_EQ(lapic_.NextDeadlineNs(), t1 + 400);
-  clock_.Advance(1000);  // several periods missed: one interrupt, next deadline in the future
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t1 + 600000);
+  clock_.Advance(1000000);  // several periods missed: one interrupt, next deadline in the future
   lapic_.Tick();
-  EXPECT_EQ(lapic_.NextDeadlineNs(), t1 + 1400);
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t1 + 1500000);
   SetReg(apic_reg::kTimerInitial, 0);
   EXPECT_FALSE(lapic_.NextDeadlineNs());
+}
+
+TEST_F(LapicTest, TinyPeriodicTimerIsRateLimited) {
+  Enable();
+  SetReg(apic_reg::kTimerDivide, 0xB);
+  SetReg(apic_reg::kLvtTimer, (1u << 17) | 0xED);
+  const uint64_t t0 = clock_.NowNs();
+  SetReg(apic_reg::kTimerInitial, 1);  // 1 ns period
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 200'000);
+  clock_.Advance(200'000);
+  lapic_.Tick();
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 400'000);
 }
 
 TEST_F(LapicTest, MaskedTimerDoesNotInterrupt) {
