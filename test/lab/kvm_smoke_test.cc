@@ -168,6 +168,13 @@ TEST(KvmWrapperTest, CpuidMsrsAndStateRoundTrip) {
   ASSERT_TRUE(events.ok()) << events.status();
   absl::Status set_events = vcpu.SetVcpuEvents(*events);
   EXPECT_TRUE(set_events.ok()) << set_events;
+  auto debug_regs = vcpu.GetDebugRegs();
+  ASSERT_TRUE(debug_regs.ok()) << debug_regs.status();
+  EXPECT_TRUE(vcpu.SetDebugRegs(*debug_regs).ok());
+  auto clock = (*vm)->vm().GetClock();
+  ASSERT_TRUE(clock.ok()) << clock.status();
+  absl::Status set_clock = (*vm)->vm().SetClock(*clock);
+  EXPECT_TRUE(set_clock.ok()) << set_clock;
   auto tsc_khz = vcpu.GetTscKhz();
   ASSERT_TRUE(tsc_khz.ok()) << tsc_khz.status();
   EXPECT_GT(*tsc_khz, 0u);

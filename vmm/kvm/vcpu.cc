@@ -143,6 +143,12 @@ absl::StatusOr<kvm_vcpu_events> Vcpu::GetVcpuEvents() const {
 absl::Status Vcpu::SetVcpuEvents(const kvm_vcpu_events& events) {
   return Set(fd(), KVM_SET_VCPU_EVENTS, "ioctl KVM_SET_VCPU_EVENTS", events);
 }
+absl::StatusOr<kvm_debugregs> Vcpu::GetDebugRegs() const {
+  return Get<kvm_debugregs>(fd(), KVM_GET_DEBUGREGS, "ioctl KVM_GET_DEBUGREGS");
+}
+absl::Status Vcpu::SetDebugRegs(const kvm_debugregs& regs) {
+  return Set(fd(), KVM_SET_DEBUGREGS, "ioctl KVM_SET_DEBUGREGS", regs);
+}
 absl::StatusOr<kvm_mp_state> Vcpu::GetMpState() const {
   return Get<kvm_mp_state>(fd(), KVM_GET_MP_STATE, "ioctl KVM_GET_MP_STATE");
 }

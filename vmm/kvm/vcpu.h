@@ -90,6 +90,9 @@ class Vcpu {
   absl::Status Interrupt(uint8_t vector);
   // KVM_NMI.
   absl::Status Nmi();
+  // Debug registers DR0-3, DR6, DR7 (KVM_GET/SET_DEBUGREGS), for migration.
+  absl::StatusOr<kvm_debugregs> GetDebugRegs() const;
+  absl::Status SetDebugRegs(const kvm_debugregs& regs);
   // KVM_GET/SET_TSC_KHZ.
   absl::StatusOr<uint32_t> GetTscKhz() const;
   absl::Status SetTscKhz(uint32_t khz);

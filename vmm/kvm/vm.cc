@@ -31,6 +31,20 @@ absl::Status Vm::SetIdentityMapAddr(Gpa gpa) {
   return DVM_KVM_IOCTL(fd(), KVM_SET_IDENTITY_MAP_ADDR, &addr).status();
 }
 
+absl::StatusOr<kvm_clock_data> Vm::GetClock() const {
+  kvm_clock_data clock = {};
+  RETURN_IF_ERROR(DVM_KVM_IOCTL(fd(), KVM_GET_CLOCK, &clock).status());
+  return clock;
+}
+
+absl::Status Vm::SetClock(const kvm_clock_data& clock) {
+  // KVM_SET_CLOCK accepts only the flags it documents; GET_CLOCK's output
+  // flags (e.g. KVM_CLOCK_TSC_STABLE) are not among them.
+  kvm_clock_data in = {.clock = clock.clock, .flags = clock.flags & KVM_CLOCK_REALTIME};
+  in.realtime = clock.realtime;
+  return DVM_KVM_IOCTL(fd(), KVM_SET_CLOCK, &in).status();
+}
+
 absl::StatusOr<Vcpu> Vm::CreateVcpu(VcpuId id) {
   ASSIGN_OR_RETURN(int vcpu_fd, DVM_KVM_IOCTL(fd(), KVM_CREATE_VCPU, id.value()));
   UniqueFd owned(vcpu_fd);

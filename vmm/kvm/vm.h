@@ -2,6 +2,8 @@
 #ifndef DVM_VMM_KVM_VM_H_
 #define DVM_VMM_KVM_VM_H_
 
+#include <linux/kvm.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -38,6 +40,10 @@ class Vm {
   absl::Status SetTssAddr(Gpa gpa);
   // One page for the EPT identity map on Intel (KVM_SET_IDENTITY_MAP_ADDR).
   absl::Status SetIdentityMapAddr(Gpa gpa);
+  // The VM's kvmclock base (KVM_GET/SET_CLOCK): saved and restored with the
+  // VM so guest time does not jump across a migration.
+  absl::StatusOr<kvm_clock_data> GetClock() const;
+  absl::Status SetClock(const kvm_clock_data& clock);
   // KVM_CREATE_VCPU and its kvm_run mapping. The id is the vCPU's APIC ID.
   absl::StatusOr<Vcpu> CreateVcpu(VcpuId id);
 
