@@ -304,8 +304,8 @@ std::string Machine::StatsText() const {
                           v->runner->id().value(), s.exits, s.io_exits, s.mmio_exits, s.halts, s.injections, s.kicks);
   }
   const IoCounters& c = parts_->io_counters;
-  absl::StrAppendFormat(&out, "unclaimed accesses: %u port (last %#x), %u MMIO (last %#x)\n", c.unclaimed_pio.load(),
-                        c.last_unclaimed_pio.load(), c.unclaimed_mmio.load(), c.last_unclaimed_mmio.load());
+  absl::StrAppendFormat(&out, "unclaimed accesses: %u port (%s), %u MMIO (last %#x)\n", c.unclaimed_pio.load(),
+                        c.TopUnclaimedPorts(4), c.unclaimed_mmio.load(), c.last_unclaimed_mmio.load());
   return out;
 }
 

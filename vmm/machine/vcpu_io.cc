@@ -2,17 +2,39 @@
 
 #include <cstring>
 
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "dvm/log.h"
 #include "vmm/layout/layout.h"
 
 namespace dvm::machine {
 
+std::string IoCounters::TopUnclaimedPorts(size_t count) const {
+  std::vector<std::pair<uint32_t, uint32_t>> hits;  // (count, port)
+  for (uint32_t port = 0; port < unclaimed_by_port.size(); ++port) {
+    uint32_t n = unclaimed_by_port[port].load(std::memory_order_relaxed);
+    if (n != 0) hits.emplace_back(n, port);
+  }
+  std::sort(hits.rbegin(), hits.rend());
+  if (hits.size() > count) hits.resize(count);
+  std::vector<std::string> parts;
+  for (auto [n, port] : hits) parts.push_back(absl::StrFormat("%#x x %u", port, n));
+  return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
+}
+
 void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
-                          std::atomic<uint64_t>& unclaimed, std::atomic<uint64_t>& last) {
+                          std::atomic<uint64_t>& unclaimed) {
   std::optional<bus::Bus::Hit> hit = bus->Lookup(address, data.size());
   if (!hit) {
     unclaimed.fetch_add(1, std::memory_order_relaxed);
-    last.store(address, std::memory_order_relaxed);
+    if (bus == pio_) {
+      counters_->unclaimed_by_port[address & 0xffff].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      counters_->last_unclaimed_mmio.store(address, std::memory_order_relaxed);
+    }
     if (!is_write) std::memset(data.data(), 0xff, data.size());
     return;
   }
@@ -26,7 +48,7 @@ void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8
 }
 
 void VcpuIoRouter::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
-  Access(pio_, port, data, is_write, counters_->unclaimed_pio, counters_->last_unclaimed_pio);
+  Access(pio_, port, data, is_write, counters_->unclaimed_pio);
 }
 
 void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
@@ -41,7 +63,7 @@ void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
     }
     return;
   }
-  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio, counters_->last_unclaimed_mmio);
+  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio);
 }
 
 }  // namespace dvm::machine

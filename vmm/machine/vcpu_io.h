@@ -5,8 +5,10 @@
 #ifndef DVM_VMM_MACHINE_VCPU_IO_H_
 #define DVM_VMM_MACHINE_VCPU_IO_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "vmm/bus/bus.h"
 #include "vmm/irq/lapic.h"
@@ -18,8 +20,12 @@ namespace dvm::machine {
 struct IoCounters {
   std::atomic<uint64_t> unclaimed_pio{0};
   std::atomic<uint64_t> unclaimed_mmio{0};
-  std::atomic<uint64_t> last_unclaimed_pio{0};   // port, for diagnostics
-  std::atomic<uint64_t> last_unclaimed_mmio{0};  // address
+  std::atomic<uint64_t> last_unclaimed_mmio{0};  // address, for diagnostics
+  // Unclaimed accesses per port, to see what a guest probes for in vain.
+  std::array<std::atomic<uint32_t>, 65536> unclaimed_by_port{};
+
+  // "0xcfc x 33000, 0x2e9 x 40" for the most-probed ports.
+  std::string TopUnclaimedPorts(size_t count) const;
 };
 
 class VcpuIoRouter final : public vcpu::VcpuIo {
@@ -33,7 +39,7 @@ class VcpuIoRouter final : public vcpu::VcpuIo {
 
  private:
   void Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
-              std::atomic<uint64_t>& unclaimed, std::atomic<uint64_t>& last);
+              std::atomic<uint64_t>& unclaimed);
 
   const bus::Bus* const pio_;
   const bus::Bus* const mmio_;
