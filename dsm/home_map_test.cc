@@ -43,9 +43,10 @@ TEST(HomeMapTest, RejectsBadParameters) {
   EXPECT_FALSE(HomeMap::Create(2, kPageSize, {{Gpa(1), kPageSize, NodeId(0)}}).ok());
   EXPECT_FALSE(HomeMap::Create(2, kPageSize, {{Gpa(0), 0, NodeId(0)}}).ok());
   EXPECT_FALSE(HomeMap::Create(2, kPageSize, {{Gpa(0), kPageSize, NodeId(2)}}).ok());
-  EXPECT_FALSE(HomeMap::Create(2, kPageSize, {{Gpa(0), 2 * kPageSize, NodeId(0)},
-                                              {Gpa(kPageSize), kPageSize, NodeId(1)}})
-                   .ok());
+  EXPECT_FALSE(
+      HomeMap::Create(2, kPageSize,
+                      {{Gpa(0), 2 * kPageSize, NodeId(0)}, {Gpa(kPageSize), kPageSize, NodeId(1)}})
+          .ok());
 }
 
 }  // namespace

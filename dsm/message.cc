@@ -29,19 +29,32 @@ uint64_t GetU64(const uint8_t* p) {
 
 const char* MsgTypeName(MsgType type) {
   switch (type) {
-    case MsgType::kReadReq: return "ReadReq";
-    case MsgType::kWriteReq: return "WriteReq";
-    case MsgType::kInv: return "Inv";
-    case MsgType::kInvAck: return "InvAck";
-    case MsgType::kFwdRead: return "FwdRead";
-    case MsgType::kFwdWrite: return "FwdWrite";
-    case MsgType::kReadData: return "ReadData";
-    case MsgType::kWriteGrant: return "WriteGrant";
-    case MsgType::kWriteback: return "Writeback";
-    case MsgType::kDataResend: return "DataResend";
-    case MsgType::kSupplierDead: return "SupplierDead";
-    case MsgType::kLost: return "Lost";
-    case MsgType::kLostReport: return "LostReport";
+    case MsgType::kReadReq:
+      return "ReadReq";
+    case MsgType::kWriteReq:
+      return "WriteReq";
+    case MsgType::kInv:
+      return "Inv";
+    case MsgType::kInvAck:
+      return "InvAck";
+    case MsgType::kFwdRead:
+      return "FwdRead";
+    case MsgType::kFwdWrite:
+      return "FwdWrite";
+    case MsgType::kReadData:
+      return "ReadData";
+    case MsgType::kWriteGrant:
+      return "WriteGrant";
+    case MsgType::kWriteback:
+      return "Writeback";
+    case MsgType::kDataResend:
+      return "DataResend";
+    case MsgType::kSupplierDead:
+      return "SupplierDead";
+    case MsgType::kLost:
+      return "Lost";
+    case MsgType::kLostReport:
+      return "LostReport";
   }
   return "?";
 }

@@ -29,19 +29,19 @@ inline constexpr uint8_t kWireVersion = 1;
 inline constexpr size_t kHeaderSize = 24;
 
 enum class MsgType : uint8_t {
-  kReadReq = 1,      // requester -> home: want a read-only copy
-  kWriteReq = 2,     // requester -> home: want the writable copy (miss or upgrade)
-  kInv = 3,          // home -> sharer: drop your copy, then ack
-  kInvAck = 4,       // sharer -> home
-  kFwdRead = 5,      // home -> owner: downgrade, send the page to `node` and to home
-  kFwdWrite = 6,     // home -> owner: send the page to `node` and drop it
-  kReadData = 7,     // home or owner -> reader; carries the page
-  kWriteGrant = 8,   // home or owner -> writer; carries the page unless an upgrade
-  kWriteback = 9,    // owner -> home after kFwdRead; carries the page
-  kDataResend = 10,  // home -> reader whose forwarded data died with its sender
+  kReadReq = 1,        // requester -> home: want a read-only copy
+  kWriteReq = 2,       // requester -> home: want the writable copy (miss or upgrade)
+  kInv = 3,            // home -> sharer: drop your copy, then ack
+  kInvAck = 4,         // sharer -> home
+  kFwdRead = 5,        // home -> owner: downgrade, send the page to `node` and to home
+  kFwdWrite = 6,       // home -> owner: send the page to `node` and drop it
+  kReadData = 7,       // home or owner -> reader; carries the page
+  kWriteGrant = 8,     // home or owner -> writer; carries the page unless an upgrade
+  kWriteback = 9,      // owner -> home after kFwdRead; carries the page
+  kDataResend = 10,    // home -> reader whose forwarded data died with its sender
   kSupplierDead = 11,  // home -> writer whose forwarded data died with its sender
-  kLost = 12,        // -> requester: page lost with node `node`
-  kLostReport = 13,  // owner-elect -> home: my page died in flight from `node`
+  kLost = 12,          // -> requester: page lost with node `node`
+  kLostReport = 13,    // owner-elect -> home: my page died in flight from `node`
 };
 inline constexpr uint8_t kMaxMsgType = 13;
 

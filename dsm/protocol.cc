@@ -34,12 +34,18 @@ bool PageRequired(MsgType t) {
 
 const char* PageStateName(PageState s) {
   switch (s) {
-    case PageState::kInvalid: return "I";
-    case PageState::kShared: return "S";
-    case PageState::kModified: return "M";
-    case PageState::kIsD: return "IS_D";
-    case PageState::kImD: return "IM_D";
-    case PageState::kSmG: return "SM_G";
+    case PageState::kInvalid:
+      return "I";
+    case PageState::kShared:
+      return "S";
+    case PageState::kModified:
+      return "M";
+    case PageState::kIsD:
+      return "IS_D";
+    case PageState::kImD:
+      return "IM_D";
+    case PageState::kSmG:
+      return "SM_G";
   }
   return "?";
 }
@@ -74,9 +80,15 @@ void Protocol::Handle(const Event& event, std::vector<Action>* out) {
     Work w = work_.front();
     work_.pop_front();
     switch (w.kind) {
-      case Work::kMessage: Dispatch(self_, w.msg); break;
-      case Work::kAdvanceNode: AdvanceNode(w.msg.gfn); break;
-      case Work::kResumeHome: ResumeHome(w.msg.gfn); break;
+      case Work::kMessage:
+        Dispatch(self_, w.msg);
+        break;
+      case Work::kAdvanceNode:
+        AdvanceNode(w.msg.gfn);
+        break;
+      case Work::kResumeHome:
+        ResumeHome(w.msg.gfn);
+        break;
     }
   }
   out_ = nullptr;

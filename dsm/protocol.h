@@ -18,15 +18,36 @@
 //   S  Shared (read-only)   IM_D  asked for write, waiting WriteGrant+page
 //   M  Modified (writable)  SM_G  Shared, asked for write, waiting WriteGrant
 //
-//  state| read fault   | write fault  | Inv           | FwdRead R         | FwdWrite W          | ReadData    | WriteGrant
-//  -----+--------------+--------------+---------------+-------------------+---------------------+-------------+-------------
-//  I    | ReadReq,IS_D | WriteReq,IM_D| bad           | bad               | bad                 | bad         | bad
-//  S    | hit          | WriteReq,SM_G| Drop,Ack>H; I | bad               | bad                 | bad         | bad
-//  M    | hit          | hit          | bad           | WP,Data>R,Wb>H; S | WP,Grant+pg>W,Drop; I | bad       | bad
-//  IS_D | wait         | wait         | defer         | bad               | bad                 | Install ro;S| bad
-//  IM_D | wait         | wait         | bad           | defer             | defer               | bad         | +pg: Install rw; M
-//  SM_G | hit          | wait         | Drop,Ack>H;IM_D| bad              | bad                 | bad         | no pg: MakeWritable; M
+//       | read fault  | write fault | Inv            | ReadData   | WriteGrant
+//  -----+-------------+-------------+----------------+------------+-----------
+//  I    | RdReq; IS_D | WrReq; IM_D | bad            | bad        | bad
+//  S    | hit         | WrReq; SM_G | Drop,Ack; I    | bad        | bad
+//  M    | hit         | hit         | bad            | bad        | bad
+//  IS_D | wait        | wait        | defer          | Inst ro; S | bad
+//  IM_D | wait        | wait        | bad            | bad        | Inst rw; M
+//  SM_G | hit         | wait        | Drop,Ack; IM_D | bad        | MkW; M
 //
+//       | FwdRead R      | FwdWrite W
+//  -----+----------------+------------------
+//  M    | WP,Data,Wb; S  | WP,Grant,Drop; I
+//  IM_D | defer          | defer
+//  other| bad            | bad
+//
+// After a node death (see Failure below):
+//       | DataResend(seq)         | SupplierDead(seq)     | Lost
+//  -----+-------------------------+-----------------------+--------------------------
+//  IS_D | if seq ours: Inst ro; S | ignore                | fail waiters; I, lost
+//  IM_D | ignore                  | if seq ours: as Lost  | fail waiters; I, lost (*)
+//  other| ignore                  | ignore                | I: lost; copies kept
+//  (*) also LostReport to the home unless it sent the Lost, and Lost to the
+//      writers of any deferred FwdWrite: the loss runs down the chain.
+//
+// ";" separates what the node does from its next state. RdReq / WrReq: ReadReq
+// / WriteReq to the home. Ack: InvAck to the home. Data: ReadData+page to R.
+// Wb: Writeback+page to the home. Grant: WriteGrant+page to W. WP: write-
+// protect (before the page is read for sending). Inst: Install the page that
+// came with the message. MkW: MakeWritable. A WriteGrant carries the page to
+// IM_D and none to SM_G; any other combination is bad.
 // "bad": a peer broke the protocol; counted and reported, state unchanged.
 // Pins: a read pin defers Inv and FwdWrite; a write pin also defers FwdRead.
 // "defer" keeps the message in a per-page FIFO replayed once the state is
@@ -42,15 +63,18 @@
 //
 // Home directory per page: owner, sharers (u64 mask), busy, queue.
 //
-//  request   | directory   | home sends                                | busy until
-//  ----------+-------------+-------------------------------------------+------------------------
-//  ReadReq R | owner none  | ReadData+pg>R; sharers+=R                 | -
-//  ReadReq R | owner home  | (home WP) ReadData+pg>R                   | home copy not write-pinned
-//  ReadReq R | owner X     | FwdRead>X (X: ReadData>R, Writeback>H)    | Writeback
-//  WriteReq W| owner none  | Inv>each sharer but W and home; then      | all InvAcks, then home
-//            |             | WriteGrant(+pg unless W shares)>W, home drops| copy unpinned
-//  WriteReq W| owner home  | (home WP) WriteGrant+pg>W, home drops     | home copy unpinned
-//  WriteReq W| owner X     | FwdWrite>X (X: WriteGrant+pg>W); owner=W  | -
+//  request    | directory  | home sends                                 | busy until
+//  -----------+------------+--------------------------------------------+-------------------
+//  ReadReq R  | owner none | ReadData+pg>R; sharers+=R                  | -
+//  ReadReq R  | owner home | (home WP) ReadData+pg>R                    | home copy is M and
+//             |            |                                            | not write-pinned
+//  ReadReq R  | owner X    | FwdRead>X (X: ReadData>R, Writeback>H)     | Writeback
+//  WriteReq W | owner none | Inv>each sharer but W and home; then       | all InvAcks, then
+//             |            | WriteGrant(+pg unless W shares)>W, home    | home copy unpinned
+//             |            | drops its copy                             |
+//  WriteReq W | owner home | (home WP) WriteGrant+pg>W, home drops      | home copy is M and
+//             |            |                                            | unpinned
+//  WriteReq W | owner X    | FwdWrite>X (X: WriteGrant+pg>W); owner=W   | -
 //
 // The home's own copy is handled in place, never by messages to itself; its
 // own requests take the same paths with zero wire messages. Every request and
@@ -62,7 +86,7 @@
 //   read miss, page Modified at X (3 hops to data) ...... 4  ReadReq, FwdRead, ReadData, Writeback
 //   read miss at the home, page Modified at X ........... 2  FwdRead, Writeback
 //   write miss, page Modified at X ...................... 3  WriteReq, FwdWrite, WriteGrant
-//   write miss or upgrade, k other remote sharers ....... 2+2k  WriteReq, k Inv, k InvAck, WriteGrant
+//   write miss or upgrade, k other remote sharers ...... 2+2k WriteReq, k Inv, k InvAck, WriteGrant
 //   write at the home, k remote sharers ................. 2k
 //   hits ................................................ 0
 //
@@ -158,7 +182,7 @@ struct WakeAction {
 enum class ErrorKind : uint8_t { kPageLost, kHomeDead, kBadMessage };
 struct ErrorAction {
   ErrorKind kind;
-  NodeId node;     // the dead node, or the peer that sent a bad message
+  NodeId node;  // the dead node, or the peer that sent a bad message
   PageRange pages;
   const char* what;
 };
@@ -220,7 +244,7 @@ class Protocol {
     PageState state = PageState::kInvalid;
     uint32_t read_pins = 0;
     uint32_t write_pins = 0;
-    uint64_t seq = 0;  // number of our latest request for the page
+    uint64_t seq = 0;                 // number of our latest request for the page
     std::optional<NodeId> lost_with;  // set once the page is known lost
     std::vector<Waiter> waiters;
     std::deque<Message> deferred;  // all from the home

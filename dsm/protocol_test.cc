@@ -18,7 +18,8 @@ class MiniCluster {
  public:
   explicit MiniCluster(uint32_t n, ProtocolOptions options = {}) {
     HomeMap homes = *HomeMap::Create(n, kPageSize);  // gfn g lives on node g % n
-    for (uint32_t i = 0; i < n; ++i) nodes_.push_back(std::make_unique<Protocol>(NodeId(i), homes, options));
+    for (uint32_t i = 0; i < n; ++i)
+      nodes_.push_back(std::make_unique<Protocol>(NodeId(i), homes, options));
   }
 
   // Runs one event at `node` to quiescence; returns the number of wire messages.
@@ -58,8 +59,12 @@ class MiniCluster {
     }
     return false;
   }
-  int Read(uint32_t node, uint64_t gfn) { return Run(node, FaultEvent{Gfn(gfn), Access::kRead, NextToken()}); }
-  int Write(uint32_t node, uint64_t gfn) { return Run(node, FaultEvent{Gfn(gfn), Access::kWrite, NextToken()}); }
+  int Read(uint32_t node, uint64_t gfn) {
+    return Run(node, FaultEvent{Gfn(gfn), Access::kRead, NextToken()});
+  }
+  int Write(uint32_t node, uint64_t gfn) {
+    return Run(node, FaultEvent{Gfn(gfn), Access::kWrite, NextToken()});
+  }
 
   // Kills a node: its queued traffic vanishes and everyone else is told.
   void Kill(uint32_t node) {
@@ -178,8 +183,8 @@ TEST(ProtocolCountsTest, WriteAtHomeWithKSharers) {
 
 TEST(ProtocolRaceTest, InvOvertakesForwardedData) {
   MiniCluster c(4);
-  c.Write(2, 1);   // node 2 owns gfn 1 (home 1)
-  c.Hold(2, 3);    // its data to node 3 will be slow
+  c.Write(2, 1);  // node 2 owns gfn 1 (home 1)
+  c.Hold(2, 3);   // its data to node 3 will be slow
   c.Run(3, FaultEvent{Gfn(1), Access::kRead, 31});
   EXPECT_EQ(c.State(3, 1), PageState::kIsD);
   EXPECT_FALSE(c.node(1).HomeBusy(Gfn(1))) << "the writeback reached the home";
@@ -231,7 +236,7 @@ TEST(ProtocolRaceTest, ReaderLosesForwardedCopyWithItsSender) {
   c.Write(2, 1);
   c.Hold(2, 3);
   c.Run(3, FaultEvent{Gfn(1), Access::kRead, 31});  // 2 downgraded; data to 3 held
-  c.Kill(2);                                         // ... and dropped
+  c.Kill(2);                                        // ... and dropped
   EXPECT_TRUE(c.Woken(31)) << "the home resends its copy";
   EXPECT_EQ(c.State(3, 1), PageState::kShared);
   EXPECT_EQ(c.node(1).stats().data_resends, 1u);

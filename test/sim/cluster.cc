@@ -39,16 +39,20 @@ struct Proc {
   uint64_t seq = 0;
   std::vector<Op> program;  // scripted
   size_t pc = 0;
-  uint32_t ops_left = 0;    // random
+  uint32_t ops_left = 0;  // random
   std::vector<uint64_t> reads;
 };
 
 const char* OpName(Op::Kind k) {
   switch (k) {
-    case Op::kRead: return "read";
-    case Op::kWrite: return "write";
-    case Op::kPinRead: return "pin-read";
-    case Op::kPinWrite: return "pin-write";
+    case Op::kRead:
+      return "read";
+    case Op::kWrite:
+      return "write";
+    case Op::kPinRead:
+      return "pin-read";
+    case Op::kPinWrite:
+      return "pin-write";
   }
   return "?";
 }
@@ -70,7 +74,8 @@ std::string ActionString(const Action& a) {
     return absl::StrCat("Drop(", d->gfn.value(), ")");
   }
   if (const auto* w = std::get_if<dsm::WakeAction>(&a)) {
-    return absl::StrCat("Wake(", w->token >> 32, ".", w->token & 0xffffffff, w->ok ? ")" : ",FAILED)");
+    return absl::StrCat("Wake(", w->token >> 32, ".", w->token & 0xffffffff,
+                        w->ok ? ")" : ",FAILED)");
   }
   const auto& e = std::get<dsm::ErrorAction>(a);
   return absl::StrCat("Error(", e.what, " node=", e.node.value(), " gfn=", e.pages.first.value(),
@@ -113,8 +118,8 @@ class Simulator {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<dsm::Protocol>> protocols_;
   std::vector<Cell> mem_;
-  std::vector<uint64_t> golden_;        // latest write per page
-  std::vector<bool> must_survive_;      // held Modified by a live node when one died
+  std::vector<uint64_t> golden_;                // latest write per page
+  std::vector<bool> must_survive_;              // held Modified by a live node when one died
   std::vector<std::deque<Envelope>> channels_;  // from * nodes + to
   std::vector<uint32_t> active_channels_;
   std::vector<Proc> procs_;
@@ -188,8 +193,8 @@ SimResult Simulator::Run() {
       }
     }
     if (config_.kill_a_node) {
-      kill_step_ = 1 + Rand(uint64_t{4} * config_.nodes * config_.procs_per_node *
-                            config_.ops_per_proc);
+      kill_step_ =
+          1 + Rand(uint64_t{4} * config_.nodes * config_.procs_per_node * config_.ops_per_proc);
     }
   }
   RunPhase(std::move(procs));
@@ -212,7 +217,8 @@ SimResult Simulator::Run() {
 void Simulator::RunPhase(std::vector<Proc> procs) {
   procs_ = std::move(procs);
   while (result_.ok && Step()) {
-    if (kill_step_ != 0 && !killed_ && step_ >= kill_step_) Kill(static_cast<uint32_t>(Rand(config_.nodes)));
+    if (kill_step_ != 0 && !killed_ && step_ >= kill_step_)
+      Kill(static_cast<uint32_t>(Rand(config_.nodes)));
     CheckInvariants();
   }
   if (!result_.ok) return;
@@ -300,18 +306,22 @@ void Simulator::Perform(size_t index) {
   const bool write = p.op.kind == Op::kWrite || p.op.kind == Op::kPinWrite;
   result_.max_wait_steps = std::max(result_.max_wait_steps, step_ - p.issued_step);
   if (write) {
-    if (cell.map != Map::kRw) return Fail(absl::StrCat("n", p.node, " writes page ", p.op.page, " without a writable copy"));
+    if (cell.map != Map::kRw)
+      return Fail(
+          absl::StrCat("n", p.node, " writes page ", p.op.page, " without a writable copy"));
     uint64_t value = p.op.value != 0 ? p.op.value : (uint64_t{index + 1} << 32) | p.seq;
     for (size_t other : pins_[p.op.page]) {
       if (procs_[other].node != p.node) {
-        return Fail(absl::StrCat("n", p.node, " writes page ", p.op.page, " pinned by n", procs_[other].node));
+        return Fail(absl::StrCat("n", p.node, " writes page ", p.op.page, " pinned by n",
+                                 procs_[other].node));
       }
     }
     cell.value = value;
     golden_[p.op.page] = value;
     Trace("n", p.node, " p", index, " wrote ", value, " to page ", p.op.page);
   } else {
-    if (cell.map == Map::kNone) return Fail(absl::StrCat("n", p.node, " reads page ", p.op.page, " without a copy"));
+    if (cell.map == Map::kNone)
+      return Fail(absl::StrCat("n", p.node, " reads page ", p.op.page, " without a copy"));
     if (cell.value != golden_[p.op.page]) {
       return Fail(absl::StrCat("n", p.node, " read ", cell.value, " from page ", p.op.page,
                                ", latest write is ", golden_[p.op.page]));
@@ -368,7 +378,8 @@ void Simulator::HandleAt(uint32_t node, const dsm::Event& event, const Envelope*
   Execute(node, actions, incoming);
 }
 
-void Simulator::Execute(uint32_t node, const std::vector<Action>& actions, const Envelope* incoming) {
+void Simulator::Execute(uint32_t node, const std::vector<Action>& actions,
+                        const Envelope* incoming) {
   for (const Action& a : actions) {
     if (!result_.ok) return;
     Trace("  n", node, " ", ActionString(a));
@@ -378,8 +389,12 @@ void Simulator::Execute(uint32_t node, const std::vector<Action>& actions, const
       Envelope env{dsm::EncodeHeader(s->msg), 0};
       if (s->msg.has_page()) {
         const Cell& c = CellOf(node, s->msg.gfn.value());
-        if (c.map == Map::kNone) return Fail(absl::StrCat("n", node, " sends page ", s->msg.gfn.value(), " it does not hold"));
-        if (c.map == Map::kRw) return Fail(absl::StrCat("n", node, " sends page ", s->msg.gfn.value(), " still writable"));
+        if (c.map == Map::kNone)
+          return Fail(
+              absl::StrCat("n", node, " sends page ", s->msg.gfn.value(), " it does not hold"));
+        if (c.map == Map::kRw)
+          return Fail(
+              absl::StrCat("n", node, " sends page ", s->msg.gfn.value(), " still writable"));
         env.value = c.value;
       }
       ++result_.messages;
@@ -424,7 +439,8 @@ void Simulator::Execute(uint32_t node, const std::vector<Action>& actions, const
         Finish(p);
       }
     } else if (const auto* e = std::get_if<dsm::ErrorAction>(&a)) {
-      if (e->kind == dsm::ErrorKind::kBadMessage) return Fail(absl::StrCat("protocol error: ", e->what));
+      if (e->kind == dsm::ErrorKind::kBadMessage)
+        return Fail(absl::StrCat("protocol error: ", e->what));
       if (!killed_ || e->node.value() != dead_) return Fail("loss reported that names a live node");
     }
   }
@@ -466,9 +482,9 @@ void Simulator::CheckInvariants() {
       if (!Live(n)) continue;
       const Cell& c = CellOf(n, page);
       PageState st = protocols_[n]->StateOf(Gfn(page));
-      Map want = st == PageState::kModified ? Map::kRw
+      Map want = st == PageState::kModified                            ? Map::kRw
                  : (st == PageState::kShared || st == PageState::kSmG) ? Map::kRo
-                                                                          : Map::kNone;
+                                                                       : Map::kNone;
       if (c.map != want) {
         return Fail(absl::StrCat("n", n, " page ", page, " is in state ", dsm::PageStateName(st),
                                  " but mapped ", static_cast<int>(c.map)));
@@ -481,13 +497,15 @@ void Simulator::CheckInvariants() {
       }
     }
     if (writers > 1 || (writers == 1 && readers > 0)) {
-      return Fail(absl::StrCat("page ", page, " has ", writers, " writers and ", readers, " readers"));
+      return Fail(
+          absl::StrCat("page ", page, " has ", writers, " writers and ", readers, " readers"));
     }
   }
   if (step_ % 64 != 0) return;
   for (size_t i = 0; i < procs_.size(); ++i) {
     const Proc& p = procs_[i];
-    if (Live(p.node) && p.state == Proc::kBlocked && step_ - p.issued_step > config_.progress_bound) {
+    if (Live(p.node) && p.state == Proc::kBlocked &&
+        step_ - p.issued_step > config_.progress_bound) {
       return Fail(absl::StrCat("n", p.node, " proc ", i, " waited over ", config_.progress_bound,
                                " steps for page ", p.op.page));
     }

@@ -45,14 +45,14 @@ struct SimConfig {
   uint32_t nodes = 2;
   uint32_t procs_per_node = 2;
   uint32_t pages = 4;
-  uint32_t ops_per_proc = 20;   // random mode only
-  uint32_t pin_percent = 5;     // share of random ops that are pins
-  bool kill_a_node = false;     // kill one random node at a random step
-  bool random_homes = true;     // random home per page (else interleave by page)
+  uint32_t ops_per_proc = 20;  // random mode only
+  uint32_t pin_percent = 5;    // share of random ops that are pins
+  bool kill_a_node = false;    // kill one random node at a random step
+  bool random_homes = true;    // random home per page (else interleave by page)
   bool random_initial_owner = true;
   // dsm::ProtocolOptions::inject_early_grant_bug (on in a bug-injected build).
   bool inject_bug = dsm::kInjectProtocolBugByDefault;
-  bool trace = false;           // keep a readable trace of every step
+  bool trace = false;               // keep a readable trace of every step
   uint64_t progress_bound = 20000;  // max steps an operation may wait (seen: < 1000)
   // Scripted mode: when non-empty, processor i of node i runs programs[i]
   // (one processor per node) and random ops are not generated.
@@ -64,12 +64,12 @@ struct SimConfig {
 
 struct SimResult {
   bool ok = true;
-  std::string violation;          // first failed check
-  std::vector<std::string> trace; // when config.trace
+  std::string violation;           // first failed check
+  std::vector<std::string> trace;  // when config.trace
   uint64_t steps = 0;
   uint64_t ops_done = 0;
-  uint64_t ops_failed = 0;        // failed after a node death, as allowed
-  uint64_t max_wait_steps = 0;    // longest any operation waited
+  uint64_t ops_failed = 0;      // failed after a node death, as allowed
+  uint64_t max_wait_steps = 0;  // longest any operation waited
   uint64_t messages = 0;
   dsm::ProtocolStats protocol;  // summed over nodes: shows which races were hit
   // Scripted mode: values returned by each processor's reads, in program order.

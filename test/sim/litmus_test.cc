@@ -93,12 +93,13 @@ TEST(LitmusTest, IndependentReadsOfIndependentWrites) {
 }
 
 TEST(LitmusTest, TwoPlusTwoWrites) {
-  auto seen = RunLitmus(5, {{W(kX, 1), W(kY, 2)}, {W(kY, 1), W(kX, 2)}},
-                        [](const SimResult& r) {
-                          // Each thread's first write landed last: a cycle.
-                          return r.final_values[kX] == 1 && r.final_values[kY] == 1;
-                        },
-                        /*finals=*/true);
+  auto seen = RunLitmus(
+      5, {{W(kX, 1), W(kY, 2)}, {W(kY, 1), W(kX, 2)}},
+      [](const SimResult& r) {
+        // Each thread's first write landed last: a cycle.
+        return r.final_values[kX] == 1 && r.final_values[kY] == 1;
+      },
+      /*finals=*/true);
   EXPECT_GE(seen.size(), 3u);
 }
 

@@ -67,11 +67,13 @@ int main(int argc, char** argv) {
     if (!r.ok) {
       if (!do_replay) {
         config.trace = true;
-        for (const std::string& line : dvm::sim::RunSimulation(config).trace) std::cout << line << "\n";
+        for (const std::string& line : dvm::sim::RunSimulation(config).trace)
+          std::cout << line << "\n";
       }
-      std::cout << "FAIL schedule " << i << " (" << dvm::sim::Describe(config) << "): " << r.violation
-                << "\nreplay: dvm_sim --replay=" << i << " --sweep-seed=" << sweep_seed
-                << " --max-nodes=" << max_nodes << (bug ? " --bug" : "") << "\n";
+      std::cout << "FAIL schedule " << i << " (" << dvm::sim::Describe(config)
+                << "): " << r.violation << "\nreplay: dvm_sim --replay=" << i
+                << " --sweep-seed=" << sweep_seed << " --max-nodes=" << max_nodes
+                << (bug ? " --bug" : "") << "\n";
       return 1;
     }
     steps += r.steps;

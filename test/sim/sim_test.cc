@@ -19,8 +19,8 @@ std::string Explain(const SimConfig& config, uint64_t sweep_seed, uint64_t index
   std::string out = "schedule " + std::to_string(index) + ": " + Describe(config) +
                     "\nreplay: dvm_sim --replay=" + std::to_string(index) +
                     " --sweep-seed=" + std::to_string(sweep_seed) +
-                    " --max-nodes=" + std::to_string(max_nodes) + (config.inject_bug ? " --bug" : "") +
-                    "\n" + r.violation + "\n";
+                    " --max-nodes=" + std::to_string(max_nodes) +
+                    (config.inject_bug ? " --bug" : "") + "\n" + r.violation + "\n";
   size_t from = r.trace.size() > 300 ? r.trace.size() - 300 : 0;
   for (size_t i = from; i < r.trace.size(); ++i) out += r.trace[i] + "\n";
   return out;
@@ -78,8 +78,8 @@ TEST(SimTest, NodeDeathKeepsSurvivorsConsistent) {
   EXPECT_GT(lost, 0u);
   EXPECT_GT(resends, 0u) << "DataResend never exercised";
   EXPECT_GT(supplier_dead, 0u) << "SupplierDead never exercised";
-  std::cout << "1000 schedules with a death: " << lost << " pages lost, " << resends
-            << " resends, " << supplier_dead << " supplier-dead warnings\n";
+  std::cout << "1000 schedules with a death: " << lost << " pages lost, " << resends << " resends, "
+            << supplier_dead << " supplier-dead warnings\n";
 }
 
 // The injected bug (the home grants a write before the last InvAck) must be
