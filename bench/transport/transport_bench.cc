@@ -27,12 +27,16 @@ struct Case {
   std::vector<std::string> server_args;  // after --role=server
   std::vector<std::string> client_args;
   bool unix_baseline = false;
+  std::vector<std::string> server_prefix;  // e.g. ip netns exec NS
+  std::vector<std::string> client_prefix;
 };
 
 struct Result {
   bool ok = false;
   double median_us = 0, p99_us = 0, pages_per_s = 0;
 };
+
+std::string ip_;  // ip(8), if the af_packet case can run
 
 std::string Self() {
   char buf[4096];
@@ -42,10 +46,13 @@ std::string Self() {
 
 Result RunCase(const Case& c) {
   std::string self = Self();
-  std::vector<std::string> server = {self, "--role=server"};
+  std::vector<std::string> server = c.server_prefix;
+  server.push_back(self);
+  server.push_back("--role=server");
   server.insert(server.end(), c.server_args.begin(), c.server_args.end());
   Child s = Spawn(server);
-  std::string cmd = absl::StrCat(self, " --role=client ", absl::StrJoin(c.client_args, " "));
+  std::string cmd = absl::StrCat(absl::StrJoin(c.client_prefix, " "), " ", self,
+                                 " --role=client ", absl::StrJoin(c.client_args, " "));
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   char line[512];
@@ -74,10 +81,60 @@ std::vector<Case> Cases() {
     c.client_args.push_back("--self=0");
     cases.push_back(c);
   }
+#ifdef DVM_HAVE_DPDK
+  std::string tag = std::to_string(getpid());
+  auto dpdk = [&](int self, const std::string& vdev, const std::string& mtu) {
+    std::vector<std::string> a = {"--self=" + std::to_string(self), "--nodes=0=d:0,1=d:0",
+                                  "--key=" + key, "--transport=dpdk", "--poll", "--mtu=" + mtu};
+    for (std::string e : {std::string("--no-huge"), std::string("-m"), std::string("512"),
+                          std::string("--no-pci"), std::string("--log-level=error"),
+                          std::string("-l"), std::to_string(self),
+                          "--file-prefix=dvmb" + tag + "-" + std::to_string(self),
+                          "--vdev=" + vdev}) {
+      a.push_back("--dpdk_arg=" + e);
+    }
+    return a;
+  };
+  std::string memif = "/tmp/dvm-bench-" + tag + ".memif";
+  cases.push_back({"dpdk memif (busy poll)",
+                   dpdk(1, "net_memif0,role=server,bsize=9216,socket=" + memif, "9000"),
+                   dpdk(0, "net_memif0,role=client,bsize=9216,socket=" + memif, "9000")});
+  if (!ip_.empty()) {
+    std::string p = "dvmb" + tag;
+    auto af = [&](int self) {
+      return "net_af_packet0,iface=" + p + (self == 0 ? "-va" : "-vb") +
+             ",framesz=9216,blocksz=36864,framecnt=512";
+    };
+    cases.push_back({"dpdk af_packet veth (busy poll)", dpdk(1, af(1), "9000"),
+                     dpdk(0, af(0), "9000"), false,
+                     {ip_, "netns", "exec", p + "-b"}, {ip_, "netns", "exec", p + "-a"}});
+  }
+#endif
   return cases;
 }
 
+// Sets up two netns joined by a veth pair for the af_packet case (root only).
+bool VethUp(const std::string& prefix) {
+  for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (access(p, X_OK) == 0) ip_ = p;
+  }
+  if (geteuid() != 0 || ip_.empty()) return false;
+  Child c = Spawn({"/bin/bash", VETH_SCRIPT, "up", prefix});
+  if (Wait(c, 10) != 0) {
+    ip_.clear();
+    return false;
+  }
+  return true;
+}
+
+void VethDown(const std::string& prefix) {
+  Child c = Spawn({"/bin/bash", VETH_SCRIPT, "down", prefix});
+  Wait(c, 10);
+}
+
 int Orchestrate() {
+  std::string prefix = "dvmb" + std::to_string(getpid());
+  bool veth = VethUp(prefix);
   std::printf("%-34s %12s %12s %12s %10s %10s\n", "transport", "median_us", "p99_us", "pages/s",
               "lat_ratio", "tput_ratio");
   Result base;
@@ -94,6 +151,7 @@ int Orchestrate() {
                 r.p99_us, r.pages_per_s, lat, tput);
     std::fflush(stdout);
   }
+  if (veth) VethDown(prefix);
   return 0;
 }
 

@@ -145,6 +145,9 @@ int TransportClient(const Flags& f) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double pages_per_s = (replies.load() - base) / secs;
   waiter.Wait([&] { return replies.load() == sent || down.load(); });
+  PeerCounters c = tr.counters(f.peer);
+  std::fprintf(stderr, "client counters: sent %lu received %lu retransmits %lu drops %lu\n",
+               c.msgs_sent, c.msgs_received, c.retransmits, c.drops);
   tr.Stop();
   PrintResult(std::move(rtt), pages_per_s);
   return 0;
