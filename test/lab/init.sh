@@ -57,7 +57,7 @@ done
 mkdir -p /mnt/run/dvm-lab
 mount --bind /xch /mnt/run/dvm-lab
 
-say "running the job ($MODE)"
+say "running the job ($MODE) at $(cut -d' ' -f1 /proc/uptime)s"
 case "$MODE" in
   run)
     chroot /mnt /bin/bash /run/dvm-lab/job.sh >/xch/out 2>&1 </dev/null
