@@ -53,6 +53,7 @@ void ClearBit(std::array<uint32_t, 8>& bits, uint8_t v) { bits[v / 32] &= ~(1u <
 struct Lapic::Effects {
   std::optional<ApicMessage> ipi;
   std::optional<uint8_t> eoi;
+  std::optional<ApicAddressing> addressing;  // changed
   bool kick = false;
 };
 
@@ -66,6 +67,10 @@ Lapic::Lapic(uint8_t apic_id, bool bsp, const hw::Clock* clock, ApicMessageSink*
 }
 
 void Lapic::SetKick(std::function<void()> kick) { kick_ = std::move(kick); }
+
+void Lapic::SetAddressingListener(std::function<void(const ApicAddressing&)> listener) {
+  addressing_listener_ = std::move(listener);
+}
 
 void Lapic::ResetLocked() {
   tpr_ = ldr_ = esr_ = esr_pending_ = icr_low_ = icr_high_ = 0;
@@ -128,6 +133,7 @@ void Lapic::Write(uint64_t offset, std::span<const uint8_t> data) {
 void Lapic::Emit(const Effects& fx) {
   if (fx.ipi && ipi_sink_ != nullptr) ipi_sink_->Send(*fx.ipi);
   if (fx.eoi && eoi_sink_ != nullptr) eoi_sink_->BroadcastEoi(*fx.eoi);
+  if (fx.addressing && addressing_listener_) addressing_listener_(*fx.addressing);
   if (fx.kick && kick_) kick_();
 }
 
@@ -164,6 +170,7 @@ void Lapic::WriteRegister(uint32_t reg, uint32_t value, Effects& fx) {
   switch (reg) {
     case apic_reg::kId:
       id_ = static_cast<uint8_t>(value >> 24);
+      fx.addressing = ApicAddressing{id_, ldr_, dfr_};
       break;
     case apic_reg::kTpr:
       tpr_ = value & 0xFF;
@@ -177,9 +184,11 @@ void Lapic::WriteRegister(uint32_t reg, uint32_t value, Effects& fx) {
     }
     case apic_reg::kLdr:
       ldr_ = value & 0xFF000000;
+      fx.addressing = ApicAddressing{id_, ldr_, dfr_};
       break;
     case apic_reg::kDfr:
       dfr_ = value | 0x0FFFFFFF;
+      fx.addressing = ApicAddressing{id_, ldr_, dfr_};
       break;
     case apic_reg::kSvr:
       svr_ = value & 0x1FF;  // no focus checking, no EOI-broadcast suppression
@@ -398,31 +407,36 @@ absl::Status Lapic::Restore(const LapicState& s) {
   if (s.timer_remaining_ns && s.timer_initial == 0) {
     return absl::InvalidArgumentError("LAPIC state: timer armed with a zero count");
   }
-  MutexLock lock(&mu_);
-  const uint64_t now = clock_->NowNs();
-  id_ = s.id;
-  apic_base_ = s.apic_base;
-  tpr_ = s.tpr;
-  ldr_ = s.ldr;
-  dfr_ = s.dfr | 0x0FFFFFFF;
-  svr_ = s.svr;
-  isr_ = s.isr;
-  tmr_ = s.tmr;
-  irr_ = s.irr;
-  esr_ = s.esr;
-  esr_pending_ = s.esr_pending;
-  icr_low_ = s.icr_low;
-  icr_high_ = s.icr_high;
-  lvt_ = s.lvt;
-  timer_initial_ = s.timer_initial;
-  timer_divide_ = s.timer_divide;
-  timer_tick_ns_ = s.timer_tick_ns;
-  timer_start_ns_ = now - std::min(s.timer_elapsed_ns, now);
-  timer_deadline_ns_.reset();
-  if (s.timer_remaining_ns) timer_deadline_ns_ = now + *s.timer_remaining_ns;
-  nmi_pending_ = s.nmi_pending;
-  init_pending_ = s.init_pending;
-  sipi_vector_ = s.sipi_vector;
+  {
+    MutexLock lock(&mu_);
+    const uint64_t now = clock_->NowNs();
+    id_ = s.id;
+    apic_base_ = s.apic_base;
+    tpr_ = s.tpr;
+    ldr_ = s.ldr;
+    dfr_ = s.dfr | 0x0FFFFFFF;
+    svr_ = s.svr;
+    isr_ = s.isr;
+    tmr_ = s.tmr;
+    irr_ = s.irr;
+    esr_ = s.esr;
+    esr_pending_ = s.esr_pending;
+    icr_low_ = s.icr_low;
+    icr_high_ = s.icr_high;
+    lvt_ = s.lvt;
+    timer_initial_ = s.timer_initial;
+    timer_divide_ = s.timer_divide;
+    timer_tick_ns_ = s.timer_tick_ns;
+    timer_start_ns_ = now - std::min(s.timer_elapsed_ns, now);
+    timer_deadline_ns_.reset();
+    if (s.timer_remaining_ns) timer_deadline_ns_ = now + *s.timer_remaining_ns;
+    nmi_pending_ = s.nmi_pending;
+    init_pending_ = s.init_pending;
+    sipi_vector_ = s.sipi_vector;
+  }
+  Effects fx;
+  fx.addressing = ApicAddressing{s.id, s.ldr, s.dfr | 0x0FFFFFFF};
+  Emit(fx);
   return absl::OkStatus();
 }
 

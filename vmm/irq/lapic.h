@@ -86,6 +86,9 @@ class Lapic final : public hw::Device {
   // Called whenever an interrupt, NMI, INIT or SIPI becomes pending, from
   // whichever thread delivered it: the VMM kicks the vCPU out of KVM_RUN/HLT.
   void SetKick(std::function<void()> kick);
+  // Called after the guest changed this LAPIC's id, LDR or DFR (and after
+  // Restore), so the VMM can tell other nodes' APIC buses.
+  void SetAddressingListener(std::function<void(const ApicAddressing&)> listener);
 
   // xAPIC MMIO, offset within the 4 KiB page.
   void Read(uint64_t offset, std::span<uint8_t> data) override;
@@ -149,6 +152,7 @@ class Lapic final : public hw::Device {
   ApicMessageSink* const ipi_sink_;
   EoiSink* const eoi_sink_;
   std::function<void()> kick_;
+  std::function<void(const ApicAddressing&)> addressing_listener_;
 
   mutable Mutex mu_;
   uint8_t id_ ABSL_GUARDED_BY(mu_);
