@@ -32,6 +32,8 @@ EOT
   DVM_STATS=1 timeout -k 5 150 "$dvm" run "$config" </dev/null >"$log" 2>&1
   status=$?
   local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  # The guest's tty ends lines with CR LF.
+  tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
   local ok=1
   grep -q "DVM-GUEST: init reached" "$log" || { echo "FAIL $n vCPU(s): init not reached"; ok=0; }
   grep -q "DVM-GUEST: nproc=$n\$" "$log" || { echo "FAIL $n vCPU(s): guest does not see $n CPUs"; ok=0; }

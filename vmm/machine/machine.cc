@@ -300,8 +300,10 @@ std::string Machine::StatsText() const {
   std::string out;
   for (const auto& v : parts_->vcpus) {
     vcpu::RunnerStats s = v->runner->stats();
-    absl::StrAppendFormat(&out, "vCPU %u: %u exits (%u I/O, %u MMIO, %u HLT), %u interrupts injected, %u kicks\n",
-                          v->runner->id().value(), s.exits, s.io_exits, s.mmio_exits, s.halts, s.injections, s.kicks);
+    absl::StrAppendFormat(&out,
+                          "vCPU %u: %u exits (%u I/O, %u MMIO, %u HLT), %u interrupts injected, %u kicks (%u signals)\n",
+                          v->runner->id().value(), s.exits, s.io_exits, s.mmio_exits, s.halts, s.injections, s.kicks,
+                          s.signals);
   }
   const IoCounters& c = parts_->io_counters;
   absl::StrAppendFormat(&out, "unclaimed accesses: %u port (%s), %u MMIO (last %#x)\n", c.unclaimed_pio.load(),

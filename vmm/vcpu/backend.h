@@ -27,8 +27,10 @@ class Backend {
   virtual absl::Status StartAt(uint8_t sipi_vector) = 0;
   // Called on the vCPU's own thread before the first Run().
   virtual void BindToCurrentThread() = 0;
-  // From any thread: make the current or next Run() return soon.
-  virtual void Kick() = 0;
+  // From any thread: make the current or next Run() return soon. With
+  // `interrupt_guest` false only the next KVM_RUN returns at once (no signal),
+  // enough when the vCPU thread is not inside KVM_RUN.
+  virtual void Kick(bool interrupt_guest = true) = 0;
   // The registers that explain a crash (rip, control registers, pending
   // events), for the message when the guest dies. Own thread only.
   virtual std::string DescribeState() = 0;

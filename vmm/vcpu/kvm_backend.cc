@@ -29,7 +29,11 @@ absl::Status KvmBackend::StartAt(uint8_t sipi_vector) {
   return vcpu_->SetRegs(regs);
 }
 
-void KvmBackend::Kick() {
+void KvmBackend::Kick(bool interrupt_guest) {
+  if (!interrupt_guest) {
+    __atomic_store_n(&vcpu_->run()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    return;
+  }
   if (absl::Status s = vcpu_->Kick(); !s.ok()) {
     DVM_LOG_EVERY_SEC(WARNING, 1.0) << "kicking vCPU " << vcpu_->id().value() << ": " << s;
   }

@@ -22,7 +22,7 @@ class KvmBackend final : public Backend {
   absl::Status ResetForInit() override;
   absl::Status StartAt(uint8_t sipi_vector) override;
   void BindToCurrentThread() override { vcpu_->BindToCurrentThread(); }
-  void Kick() override;
+  void Kick(bool interrupt_guest) override;
   std::string DescribeState() override;
 
  private:

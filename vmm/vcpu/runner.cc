@@ -35,6 +35,7 @@ void Runner::Pause() {
     MutexLock lock(&mu_);
     if (state_ != RunState::kRunning) return;
     command_ = Command::kPause;
+    cv_.NotifyAll();  // a halted vCPU sleeps on cv_
   }
   backend_->Kick();
   MutexLock lock(&mu_);
@@ -70,7 +71,11 @@ void Runner::Wake() {
     cv_.NotifyAll();
   }
   counters_.kicks.fetch_add(1, std::memory_order_relaxed);
-  backend_->Kick();
+  // Outside KVM_RUN the loop looks at the LAPIC before entering again; the
+  // immediate_exit flag covers the thread being on its way in.
+  bool in_guest = in_guest_.load(std::memory_order_seq_cst);
+  if (in_guest) counters_.signals.fetch_add(1, std::memory_order_relaxed);
+  backend_->Kick(in_guest);
 }
 
 RunState Runner::state() const {
@@ -86,6 +91,7 @@ RunnerStats Runner::stats() const {
       .halts = counters_.halts.load(std::memory_order_relaxed),
       .injections = counters_.injections.load(std::memory_order_relaxed),
       .kicks = counters_.kicks.load(std::memory_order_relaxed),
+      .signals = counters_.signals.load(std::memory_order_relaxed),
   };
 }
 
@@ -186,7 +192,10 @@ void Runner::Loop() {
       halted_ = false;
     }
     if (absl::Status s = InjectInterrupts(); !s.ok()) return End(ExitAction::kFailed, std::string(s.message()));
-    if (absl::Status s = backend_->Run(); !s.ok()) return End(ExitAction::kFailed, std::string(s.message()));
+    in_guest_.store(true, std::memory_order_seq_cst);
+    absl::Status run_status = backend_->Run();
+    in_guest_.store(false, std::memory_order_seq_cst);
+    if (!run_status.ok()) return End(ExitAction::kFailed, std::string(run_status.message()));
     counters_.exits.fetch_add(1, std::memory_order_relaxed);
     kvm_run* run = backend_->run();
     if (run->exit_reason == KVM_EXIT_IO) counters_.io_exits.fetch_add(1, std::memory_order_relaxed);

@@ -50,6 +50,7 @@ struct RunnerStats {
   uint64_t halts = 0;
   uint64_t injections = 0;
   uint64_t kicks = 0;
+  uint64_t signals = 0;  // kicks that had to interrupt KVM_RUN
 };
 
 class Runner {
@@ -99,6 +100,11 @@ class Runner {
   VcpuIo* const io_;
   EndCallback on_end_;
 
+  // True while the vCPU thread is in (or about to enter) KVM_RUN: only then
+  // does a wake-up need a signal. Sequentially consistent with the kick's
+  // immediate_exit store, so one of the two always catches the vCPU.
+  std::atomic<bool> in_guest_{false};
+
   // Touched only by the vCPU thread.
   bool wait_for_sipi_;
   bool halted_ = false;
@@ -113,7 +119,7 @@ class Runner {
 
   // Counted on the vCPU thread without a lock; read by anyone.
   struct Counters {
-    std::atomic<uint64_t> exits{0}, io_exits{0}, mmio_exits{0}, halts{0}, injections{0}, kicks{0};
+    std::atomic<uint64_t> exits{0}, io_exits{0}, mmio_exits{0}, halts{0}, injections{0}, kicks{0}, signals{0};
   } counters_;
 };
 

@@ -58,7 +58,7 @@ class FakeBackend final : public Backend {
   }
   void BindToCurrentThread() override {}
   std::string DescribeState() override { return "fake state"; }
-  void Kick() override {
+  void Kick(bool /*interrupt_guest*/) override {
     MutexLock lock(&mu_);
     kicked_ = true;
     cv_.NotifyAll();
@@ -219,6 +219,17 @@ TEST_F(RunnerTest, HaltWithInterruptsOffWakesOnlyForNmi) {
   EXPECT_EQ(backend_.Runs(), 1);  // still halted: cli; hlt ignores interrupts
   Deliver(irq::DeliveryMode::kNmi, 0);
   ASSERT_TRUE(backend_.WaitFor([](FakeBackend& b) { return b.nmis_ == 1 && b.runs_ > 1; }));
+  runner_->RequestStop();
+  runner_->Join();
+}
+
+TEST_F(RunnerTest, PauseReachesAHaltedVcpu) {
+  MakeRunner(/*bsp=*/true);
+  backend_.Push(Exit(KVM_EXIT_HLT));
+  runner_->Start();
+  ASSERT_TRUE(backend_.WaitFor([](FakeBackend& b) { return b.script_.empty(); }));
+  runner_->Pause();  // returns only once parked
+  EXPECT_EQ(runner_->state(), RunState::kPaused);
   runner_->RequestStop();
   runner_->Join();
 }
