@@ -105,7 +105,7 @@
 //   - Pages homed on n: new faults fail (kHomeDead) naming n and the home run.
 //     Copies still held stay readable: with the home gone nobody can write
 //     them, so a read is never stale.
-// Only one failure at a time is simulated; several are handled the same way.
+// Deaths are handled one NodeDead at a time; the simulator kills up to three.
 //
 // Peer messages are never trusted: one that does not fit the state table is
 // dropped, counted (stats().protocol_errors) and reported as an Error action.

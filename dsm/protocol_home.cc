@@ -246,8 +246,7 @@ void Protocol::MarkLost(Gfn gfn, DirEntry& dir, NodeId dead, bool report) {
   }
   dir.busy = Busy::kNone;
   dir.owner.reset();
-  dir.write_forwards.clear();
-  dir.read_forwards.clear();
+  dir.read_forwards.clear();  // kept: write_forwards, see OnNodeDeadHome
   if (report) Emit(ErrorAction{ErrorKind::kPageLost, dead, {gfn, 1}, "page lost with its node"});
   ServeQueue(gfn, dir);  // answers every queued request with kLost
 }
@@ -256,6 +255,20 @@ void Protocol::OnNodeDeadHome(NodeId dead) {
   std::vector<PageRange> lost;
   for (auto& [g, dir] : dir_) {
     const Gfn gfn(g);
+    // Owner-elects fed by the dead node may never get the page; if so it is
+    // lost, and the loss runs down the rest of the chain by kLost. The seq
+    // makes the warning a no-op for one whose page did arrive. Done for
+    // pages already lost too: the chain still moves the page towards the
+    // dead end, and nobody in it may wait forever.
+    for (auto it = dir.write_forwards.begin(); it != dir.write_forwards.end();) {
+      if (it->from != dead) {
+        ++it;
+        continue;
+      }
+      Send(it->to, MsgType::kSupplierDead, gfn, dead, false, it->seq);
+      ++stats_.supplier_dead;
+      it = dir.write_forwards.erase(it);
+    }
     if (dir.lost_with) continue;
     dir.sharers &= ~Bit(dead);
     std::erase_if(dir.queue, [dead](const Message& m) { return m.node == dead; });
@@ -276,18 +289,6 @@ void Protocol::OnNodeDeadHome(NodeId dead) {
       Send(it->to, MsgType::kDataResend, gfn, it->to, /*page=*/true, it->seq);
       ++stats_.data_resends;
       it = dir.read_forwards.erase(it);
-    }
-    // Owner-elects fed by the dead node may never get the page; if so it is
-    // lost, and the loss runs down the rest of the chain by kLost. The seq
-    // makes the warning a no-op for one whose page did arrive.
-    for (auto it = dir.write_forwards.begin(); it != dir.write_forwards.end();) {
-      if (it->from != dead) {
-        ++it;
-        continue;
-      }
-      Send(it->to, MsgType::kSupplierDead, gfn, dead, false, it->seq);
-      ++stats_.supplier_dead;
-      it = dir.write_forwards.erase(it);
     }
     if (lose) {
       MarkLost(gfn, dir, dead, /*report=*/false);

@@ -100,7 +100,7 @@ class Simulator {
     Trace("VIOLATION: ", why);
   }
   Cell& CellOf(uint32_t node, uint32_t page) { return mem_[node * config_.pages + page]; }
-  bool Live(uint32_t node) const { return !killed_ || node != dead_; }
+  bool Live(uint32_t node) const { return ((dead_ >> node) & 1) == 0; }
 
   void HandleAt(uint32_t node, const dsm::Event& event, const Envelope* incoming);
   void Execute(uint32_t node, const std::vector<Action>& actions, const Envelope* incoming);
@@ -110,7 +110,7 @@ class Simulator {
   void Perform(size_t index);
   void Release(size_t index);
   void Deliver(uint32_t channel);
-  void Kill(uint32_t node);
+  void KillOne();
   void Finish(Proc& p);
   void CheckInvariants();
 
@@ -127,9 +127,8 @@ class Simulator {
   std::vector<Action> actions_;
   SimResult result_;
   uint64_t step_ = 0;
-  uint64_t kill_step_ = 0;
-  bool killed_ = false;
-  uint32_t dead_ = 0;
+  std::vector<uint64_t> kill_steps_;  // ascending
+  uint64_t dead_ = 0;                 // mask of killed nodes
 };
 
 Simulator::Simulator(const SimConfig& config) : config_(config), rng_(config.seed) {
@@ -192,10 +191,12 @@ SimResult Simulator::Run() {
         procs.push_back(p);
       }
     }
-    if (config_.kill_a_node) {
-      kill_step_ =
-          1 + Rand(uint64_t{4} * config_.nodes * config_.procs_per_node * config_.ops_per_proc);
+    const uint64_t span =
+        uint64_t{4} * config_.nodes * config_.procs_per_node * config_.ops_per_proc;
+    for (uint32_t k = 0; k < config_.kills && k + 1 < config_.nodes; ++k) {
+      kill_steps_.push_back(1 + Rand(span));
     }
+    std::sort(kill_steps_.begin(), kill_steps_.end());
   }
   RunPhase(std::move(procs));
   result_.steps = step_;
@@ -217,8 +218,10 @@ SimResult Simulator::Run() {
 void Simulator::RunPhase(std::vector<Proc> procs) {
   procs_ = std::move(procs);
   while (result_.ok && Step()) {
-    if (kill_step_ != 0 && !killed_ && step_ >= kill_step_)
-      Kill(static_cast<uint32_t>(Rand(config_.nodes)));
+    while (!kill_steps_.empty() && step_ >= kill_steps_.front()) {
+      kill_steps_.erase(kill_steps_.begin());
+      KillOne();
+    }
     CheckInvariants();
   }
   if (!result_.ok) return;
@@ -431,7 +434,7 @@ void Simulator::Execute(uint32_t node, const std::vector<Action>& actions,
         Perform(index);
       } else {
         Proc& p = procs_[index];
-        if (!killed_) return Fail("operation failed with no node dead");
+        if (dead_ == 0) return Fail("operation failed with no node dead");
         if (must_survive_[p.op.page]) {
           return Fail(absl::StrCat("page ", p.op.page, " was Modified on a live node yet failed"));
         }
@@ -441,23 +444,28 @@ void Simulator::Execute(uint32_t node, const std::vector<Action>& actions,
     } else if (const auto* e = std::get_if<dsm::ErrorAction>(&a)) {
       if (e->kind == dsm::ErrorKind::kBadMessage)
         return Fail(absl::StrCat("protocol error: ", e->what));
-      if (!killed_ || e->node.value() != dead_) return Fail("loss reported that names a live node");
+      if (Live(e->node.value())) return Fail("loss reported that names a live node");
     }
   }
 }
 
-void Simulator::Kill(uint32_t node) {
-  killed_ = true;
-  dead_ = node;
+void Simulator::KillOne() {
+  std::vector<uint32_t> live;
+  for (uint32_t n = 0; n < config_.nodes; ++n) {
+    if (Live(n)) live.push_back(n);
+  }
+  const uint32_t node = live[Rand(live.size())];
+  dead_ |= uint64_t{1} << node;
   Trace("KILL n", node);
   for (uint32_t page = 0; page < config_.pages; ++page) {
+    must_survive_[page] = false;  // a later death may take what survived an earlier one
     // A page settled Modified on a live node (its home alive and idle, naming
     // that node owner) must survive. One still moving towards the dead node
     // may be lost even while an older copy exists: a known limitation.
     const uint32_t home = protocols_[0]->homes().HomeOf(Gfn(page)).value();
-    if (home != node && !protocols_[home]->HomeBusy(Gfn(page))) {
+    if (Live(home) && !protocols_[home]->HomeBusy(Gfn(page))) {
       std::optional<NodeId> owner = protocols_[home]->OwnerOf(Gfn(page));
-      if (owner && owner->value() != node && CellOf(owner->value(), page).map == Map::kRw) {
+      if (owner && Live(owner->value()) && CellOf(owner->value(), page).map == Map::kRw) {
         must_survive_[page] = true;
       }
     }
@@ -470,7 +478,7 @@ void Simulator::Kill(uint32_t node) {
     }
   }
   for (uint32_t n = 0; n < config_.nodes; ++n) {
-    if (n != node) HandleAt(n, dsm::NodeDeadEvent{NodeId(node)}, nullptr);
+    if (Live(n)) HandleAt(n, dsm::NodeDeadEvent{NodeId(node)}, nullptr);
   }
 }
 
@@ -525,7 +533,7 @@ SimConfig RandomConfig(uint64_t seed, uint64_t index, uint32_t max_nodes) {
   c.pages = 1 + static_cast<uint32_t>(rng() % 6);
   c.ops_per_proc = 5 + static_cast<uint32_t>(rng() % 30);
   c.pin_percent = static_cast<uint32_t>(rng() % 3) * 5;
-  c.kill_a_node = rng() % 8 == 0;
+  c.kills = rng() % 8 == 0 ? 1 : 0;
   c.random_homes = rng() % 2 == 0;
   c.random_initial_owner = rng() % 2 == 0;
   return c;
@@ -534,7 +542,7 @@ SimConfig RandomConfig(uint64_t seed, uint64_t index, uint32_t max_nodes) {
 std::string Describe(const SimConfig& c) {
   return absl::StrCat("seed=", c.seed, " nodes=", c.nodes, " procs=", c.procs_per_node,
                       " pages=", c.pages, " ops=", c.ops_per_proc, " pins=", c.pin_percent, "%",
-                      c.kill_a_node ? " kill" : "", c.random_homes ? " random-homes" : "",
+                      c.kills > 0 ? absl::StrCat(" kills=", c.kills) : "", c.random_homes ? " random-homes" : "",
                       c.random_initial_owner ? " random-owner" : "", c.inject_bug ? " BUG" : "");
 }
 

@@ -47,7 +47,7 @@ struct SimConfig {
   uint32_t pages = 4;
   uint32_t ops_per_proc = 20;  // random mode only
   uint32_t pin_percent = 5;    // share of random ops that are pins
-  bool kill_a_node = false;    // kill one random node at a random step
+  uint32_t kills = 0;          // nodes to kill, each at a random step (< nodes)
   bool random_homes = true;    // random home per page (else interleave by page)
   bool random_initial_owner = true;
   // dsm::ProtocolOptions::inject_early_grant_bug (on in a bug-injected build).

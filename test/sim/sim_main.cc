@@ -3,6 +3,7 @@
 //   dvm_sim --schedules=1000000 [--sweep-seed=S] [--max-nodes=16] [--start=K]
 //   dvm_sim --replay=INDEX [--sweep-seed=S] [--max-nodes=16]   (prints the trace)
 //   dvm_sim --bug ...                                          (inject the known bug)
+//   dvm_sim --kills=K ...                  (kill K nodes in every schedule with > K nodes)
 //
 // Exit status 0 when every schedule passed, 1 on the first violation (with its
 // trace and the command that replays it).
@@ -29,10 +30,12 @@ bool Flag(const char* arg, const char* name, uint64_t* value) {
 
 int main(int argc, char** argv) {
   uint64_t schedules = 10000, sweep_seed = 20261125, max_nodes = 16, start = 0, replay = 0;
+  uint64_t kills = 0;  // 0: as RandomConfig picks (one death in ~1/8 of schedules)
   bool do_replay = false, bug = false;
   for (int i = 1; i < argc; ++i) {
     if (Flag(argv[i], "--schedules", &schedules) || Flag(argv[i], "--sweep-seed", &sweep_seed) ||
-        Flag(argv[i], "--max-nodes", &max_nodes) || Flag(argv[i], "--start", &start)) {
+        Flag(argv[i], "--max-nodes", &max_nodes) || Flag(argv[i], "--start", &start) ||
+        Flag(argv[i], "--kills", &kills)) {
       continue;
     }
     if (Flag(argv[i], "--replay", &replay)) {
@@ -41,7 +44,7 @@ int main(int argc, char** argv) {
       bug = true;
     } else {
       std::cerr << "usage: dvm_sim [--schedules=N] [--sweep-seed=S] [--max-nodes=2..64] "
-                   "[--start=K] [--replay=INDEX] [--bug]\n";
+                   "[--start=K] [--replay=INDEX] [--bug] [--kills=K]\n";
       return 2;
     }
   }
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     dvm::sim::SimConfig config =
         dvm::sim::RandomConfig(sweep_seed, i, static_cast<uint32_t>(max_nodes));
     if (bug) config.inject_bug = true;
+    if (kills > 0) config.kills = static_cast<uint32_t>(kills);
     config.trace = do_replay;
     dvm::sim::SimResult r = dvm::sim::RunSimulation(config);
     if (do_replay) {
@@ -73,7 +77,8 @@ int main(int argc, char** argv) {
       std::cout << "FAIL schedule " << i << " (" << dvm::sim::Describe(config)
                 << "): " << r.violation << "\nreplay: dvm_sim --replay=" << i
                 << " --sweep-seed=" << sweep_seed << " --max-nodes=" << max_nodes
-                << (bug ? " --bug" : "") << "\n";
+                << (bug ? " --bug" : "")
+                << (kills > 0 ? " --kills=" + std::to_string(kills) : "") << "\n";
       return 1;
     }
     steps += r.steps;

@@ -38,7 +38,7 @@ TEST_P(RandomSchedules, NoViolations) {
     SimResult r = RunSimulation(config);
     ASSERT_TRUE(r.ok) << Explain(config, kSweepSeed, index, 16);
     steps += r.steps;
-    kills += config.kill_a_node;
+    kills += config.kills;
     deferred += r.protocol.deferred;
     queued += r.protocol.queued_at_home;
   }
@@ -66,7 +66,7 @@ TEST(SimTest, NodeDeathKeepsSurvivorsConsistent) {
   uint64_t lost = 0, resends = 0, supplier_dead = 0;
   for (uint64_t i = 0; i < 1000; ++i) {
     SimConfig config = RandomConfig(kSweepSeed + 1, i, 8);
-    config.kill_a_node = true;
+    config.kills = 1;
     SimResult r = RunSimulation(config);
     ASSERT_TRUE(r.ok) << Explain(config, kSweepSeed + 1, i, 8) << "(with the kill forced on)";
     failures_seen += r.ops_failed > 0;
@@ -80,6 +80,15 @@ TEST(SimTest, NodeDeathKeepsSurvivorsConsistent) {
   EXPECT_GT(supplier_dead, 0u) << "SupplierDead never exercised";
   std::cout << "1000 schedules with a death: " << lost << " pages lost, " << resends << " resends, "
             << supplier_dead << " supplier-dead warnings\n";
+}
+
+TEST(SimTest, SeveralDeaths) {
+  for (uint64_t i = 0; i < 1000; ++i) {
+    SimConfig config = RandomConfig(kSweepSeed + 3, i, 16);
+    config.kills = 3;  // fewer when there are not enough nodes to spare
+    SimResult r = RunSimulation(config);
+    ASSERT_TRUE(r.ok) << Explain(config, kSweepSeed + 3, i, 16) << "(with --kills=3)";
+  }
 }
 
 // The injected bug (the home grants a write before the last InvAck) must be
