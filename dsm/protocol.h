@@ -11,7 +11,7 @@
 // Invariants when the home is not busy on a page:
 //   owner set   -> the owner is the only node with a copy (Modified, or about
 //                  to be: its data may still be in flight from the old owner)
-//   owner none  -> the home has a valid copy and is in `sharers`
+//   owner none  -> the home has a valid copy and is in `sharers` (unless lost)
 //
 // Node states (per node and page). Waiters are faulting threads and pins.
 //   I  Invalid              IS_D  asked for read, waiting ReadData
@@ -105,7 +105,7 @@
 //   - Pages homed on n: new faults fail (kHomeDead) naming n and the home run.
 //     Copies still held stay readable: with the home gone nobody can write
 //     them, so a read is never stale.
-// Deaths are handled one NodeDead at a time; the simulator kills up to three.
+// Deaths are handled one NodeDead at a time; the simulator kills several.
 //
 // Peer messages are never trusted: one that does not fit the state table is
 // dropped, counted (stats().protocol_errors) and reported as an Error action.
@@ -219,10 +219,15 @@ struct ProtocolStats {
 enum class PageState : uint8_t { kInvalid, kShared, kModified, kIsD, kImD, kSmG };
 const char* PageStateName(PageState s);
 
+// One per node; not thread-safe (the engine calls it from one thread).
 class Protocol {
  public:
   Protocol(NodeId self, HomeMap homes, ProtocolOptions options = {});
 
+  // Appends to *out the actions for one event; the caller executes them in
+  // order before handing in the next event. Messages must be delivered per
+  // sender in the order sent (reliable per-peer FIFO, exactly once), and
+  // NodeDead(n) only after the transport will deliver nothing more from n.
   void Handle(const Event& event, std::vector<Action>* out);
 
   NodeId self() const { return self_; }
