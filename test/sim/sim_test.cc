@@ -82,6 +82,15 @@ TEST(SimTest, NodeDeathKeepsSurvivorsConsistent) {
             << supplier_dead << " supplier-dead warnings\n";
 }
 
+TEST(SimTest, SixtyFourNodes) {
+  for (uint64_t i = 0; i < 50; ++i) {
+    SimConfig config = RandomConfig(kSweepSeed + 4, i, 64);
+    config.nodes = 64;  // every bit of the sharer mask in use
+    SimResult r = RunSimulation(config);
+    ASSERT_TRUE(r.ok) << r.violation << " in " << Describe(config);
+  }
+}
+
 TEST(SimTest, SeveralDeaths) {
   for (uint64_t i = 0; i < 1000; ++i) {
     SimConfig config = RandomConfig(kSweepSeed + 3, i, 16);
