@@ -16,7 +16,7 @@ dvm=$build/cmd/dvm
 kernel=$build/guest/vmlinuz initrd=$build/guest/initramfs.cpio.gz
 [[ -e $kernel ]] || kernel=$("$repo/scripts/lab" assets 2>/dev/null | awk '/^kernel: /{print $2}')
 [[ -e /dev/kvm ]] || { echo "boot_bench: needs /dev/kvm; run it through scripts/lab"; exit 1; }
-cmdline="console=ttyS0 quiet panic=-1"
+cmdline="console=ttyS0 quiet panic=-1 pci=off"
 work=$build/bench-boot; mkdir -p "$work"
 
 # time_to_init LOG CMD...: prints the ms until the marker appears (or FAIL).

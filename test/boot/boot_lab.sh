@@ -23,7 +23,7 @@ memory = "512M"
 vcpus = $n
 kernel = "$kernel"
 initrd = "$initrd"
-cmdline = "console=ttyS0 quiet panic=-1 dvm.test=parallel"
+cmdline = "console=ttyS0 quiet panic=-1 pci=off dvm.test=parallel"
 [[node]]
 id = 0
 vcpu_count = $n

@@ -225,7 +225,7 @@ class ConfigReader {
       Error(table_line, "vm.kernel", "is required (path to a bzImage, e.g. /boot/vmlinuz)");
     }
     if (auto initrd = GetString(vm, "vm", "initrd")) spec_.initrd = ResolvePath(*initrd);
-    spec_.cmdline = GetString(vm, "vm", "cmdline").value_or("console=ttyS0");
+    spec_.cmdline = GetString(vm, "vm", "cmdline").value_or("console=ttyS0 pci=off");
   }
 
   void ReadCluster(const toml::value& cluster) {

@@ -55,7 +55,7 @@ TEST_F(TomlConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(spec.name, "demo");
   EXPECT_EQ(spec.memory_bytes, 512 * kMiB);
   EXPECT_EQ(spec.kernel, dir_ + "/vmlinuz");  // relative to the config's folder
-  EXPECT_EQ(spec.cmdline, "console=ttyS0");
+  EXPECT_EQ(spec.cmdline, "console=ttyS0 pci=off");
   EXPECT_EQ(spec.dsm.transport, TransportKind::kTcp);
   EXPECT_EQ(spec.dsm.home, HomePolicy::kInterleave);
   ASSERT_EQ(spec.nodes.size(), 1u);
