@@ -1,9 +1,9 @@
 #!/bin/bash
-# bench/boot/boot_bench.sh [BUILD_DIR]: boot time of Debian's kernel to the
+# bench/boot/boot_bench.sh [BUILD_DIR] [KERNEL]: boot time of Debian's kernel to the
 # test initramfs's init, dvm vs QEMU/KVM as the baseline measured in the same
 # run, plus dvm's vCPU exits by reason. Needs KVM, so run it in the lab:
 #
-#   scripts/lab run --timeout 900 -- bench/boot/boot_bench.sh
+#   scripts/lab run --timeout 900 -- bench/boot/boot_bench.sh build "$(scripts/lab assets | awk '/^kernel: /{print $2}')"
 #
 # Time is wall time from starting the VMM to the guest's "init reached" line.
 # QEMU boots the same kernel, initrd and command line with -accel kvm; its
@@ -13,8 +13,8 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$repo/build}
 dvm=$build/cmd/dvm
-kernel=$build/guest/vmlinuz initrd=$build/guest/initramfs.cpio.gz
-[[ -e $kernel ]] || kernel=$("$repo/scripts/lab" assets 2>/dev/null | awk '/^kernel: /{print $2}')
+kernel=${2:-$build/guest/vmlinuz} initrd=$build/guest/initramfs.cpio.gz
+[[ -e $kernel ]] || { echo "boot_bench: no kernel at '$kernel' (pass it, or run scripts/setup)"; exit 1; }
 [[ -e /dev/kvm ]] || { echo "boot_bench: needs /dev/kvm; run it through scripts/lab"; exit 1; }
 cmdline="console=ttyS0 quiet panic=-1 pci=off"
 work=$build/bench-boot; mkdir -p "$work"

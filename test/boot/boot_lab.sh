@@ -1,16 +1,13 @@
 #!/bin/bash
-# boot_lab.sh DVM BUILD_DIR (runs inside the lab): boots Debian's kernel with
+# boot_lab.sh DVM BUILD_DIR [KERNEL] (runs inside the lab; boot_lab_host.sh starts it): boots Debian's kernel with
 # the test initramfs, with 1 vCPU and with 4, and checks every step the guest
 # reports: init reached, the CPU count it sees, the 4-thread job's result, and
 # a clean end through the exit port with status 0.
 set -u
 dvm=$1 build=$2
-kernel=$build/guest/vmlinuz initrd=$build/guest/initramfs.cpio.gz
+kernel=${3:-$build/guest/vmlinuz} initrd=$build/guest/initramfs.cpio.gz
 [[ -e /dev/kvm ]] || { echo "boot_lab: no /dev/kvm: run me through scripts/lab"; exit 1; }
-if [[ ! -e $kernel ]]; then
-  # scripts/setup links it; a bare build tree may lack the link.
-  kernel=$("$(dirname "$0")/../../scripts/lab" assets 2>/dev/null | awk '/^kernel: /{print $2}')
-fi
+[[ -e $kernel ]] || { echo "boot_lab: no kernel at '$kernel'"; exit 1; }
 work=$build/boot-lab; mkdir -p "$work"
 fail=0
 

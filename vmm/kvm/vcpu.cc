@@ -124,11 +124,10 @@ absl::StatusOr<kvm_fpu> Vcpu::GetFpu() const {
 absl::Status Vcpu::SetFpu(const kvm_fpu& fpu) {
   return Set(fd(), KVM_SET_FPU, "ioctl KVM_SET_FPU", fpu);
 }
-absl::StatusOr<kvm_xsave> Vcpu::GetXsave() const {
-  static_assert(sizeof(kvm_xsave) >= uapi::kXsaveSize);
-  return Get<kvm_xsave>(fd(), uapi::kGetXsave, "ioctl KVM_GET_XSAVE");
+absl::StatusOr<uapi::XsaveRegion> Vcpu::GetXsave() const {
+  return Get<uapi::XsaveRegion>(fd(), uapi::kGetXsave, "ioctl KVM_GET_XSAVE");
 }
-absl::Status Vcpu::SetXsave(const kvm_xsave& xsave) {
+absl::Status Vcpu::SetXsave(const uapi::XsaveRegion& xsave) {
   return Set(fd(), uapi::kSetXsave, "ioctl KVM_SET_XSAVE", xsave);
 }
 absl::StatusOr<kvm_xcrs> Vcpu::GetXcrs() const {

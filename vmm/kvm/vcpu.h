@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "dvm/types.h"
 #include "dvm/unique_fd.h"
+#include "vmm/kvm/uapi.h"
 
 namespace dvm::kvm {
 
@@ -67,8 +68,10 @@ class Vcpu {
   absl::Status SetSregs(const kvm_sregs& sregs);
   absl::StatusOr<kvm_fpu> GetFpu() const;
   absl::Status SetFpu(const kvm_fpu& fpu);
-  absl::StatusOr<kvm_xsave> GetXsave() const;
-  absl::Status SetXsave(const kvm_xsave& xsave);
+  // The 4 KiB legacy XSAVE area. Not struct kvm_xsave: its flexible array
+  // member makes it unusable in StatusOr under clang.
+  absl::StatusOr<uapi::XsaveRegion> GetXsave() const;
+  absl::Status SetXsave(const uapi::XsaveRegion& xsave);
   absl::StatusOr<kvm_xcrs> GetXcrs() const;
   absl::Status SetXcrs(const kvm_xcrs& xcrs);
   // Pending exceptions, interrupts, NMIs, SMIs: the part of the state that
