@@ -62,6 +62,10 @@ class TcpTransportTest : public ::testing::Test {
   void SetUp() override {
     nodes_ = {{NodeId(0), "127.0.0.1", FreePort()}, {NodeId(1), "127.0.0.1", FreePort()}};
   }
+  // Transports first: their I/O threads write into the Nodes' vectors.
+  void TearDown() override {
+    for (Node& n : n_) n.t.reset();
+  }
 
   // Starts both nodes concurrently (Start blocks until connected).
   void StartBoth(bool own_thread = true) {
