@@ -1,5 +1,7 @@
 #include "test/sim/cluster.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <deque>
 
@@ -544,6 +546,13 @@ std::string Describe(const SimConfig& c) {
                       " pages=", c.pages, " ops=", c.ops_per_proc, " pins=", c.pin_percent, "%",
                       c.kills > 0 ? absl::StrCat(" kills=", c.kills) : "", c.random_homes ? " random-homes" : "",
                       c.random_initial_owner ? " random-owner" : "", c.inject_bug ? " BUG" : "");
+}
+
+int ScaledRuns(int full) {
+  const char* env = std::getenv("DVM_SIM_DIVISOR");
+  int divisor = env != nullptr ? std::atoi(env) : 1;
+  if (divisor < 1) divisor = 1;
+  return std::max(1, full / divisor);
 }
 
 }  // namespace dvm::sim

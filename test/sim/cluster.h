@@ -87,6 +87,11 @@ SimConfig RandomConfig(uint64_t seed, uint64_t index, uint32_t max_nodes);
 // One line describing a config, enough to rerun it.
 std::string Describe(const SimConfig& config);
 
+// How many runs a test should do: `full`, divided by DVM_SIM_DIVISOR when set.
+// The sanitizer builds set it (test/sim/CMakeLists.txt): they are 5-20x
+// slower, and their job is memory and race errors, which fewer runs find too.
+int ScaledRuns(int full);
+
 }  // namespace dvm::sim
 
 #endif  // DVM_TEST_SIM_CLUSTER_H_

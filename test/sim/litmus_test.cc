@@ -14,7 +14,7 @@
 namespace dvm::sim {
 namespace {
 
-constexpr int kRuns = 100000;
+const int kRuns = ScaledRuns(100000);
 constexpr uint32_t kX = 0;
 constexpr uint32_t kY = 1;
 

@@ -30,7 +30,7 @@ std::string Explain(const SimConfig& config, uint64_t sweep_seed, uint64_t index
 class RandomSchedules : public testing::TestWithParam<int> {};
 
 TEST_P(RandomSchedules, NoViolations) {
-  constexpr int kPerChunk = 500;
+  const int kPerChunk = ScaledRuns(500);
   uint64_t steps = 0, kills = 0, deferred = 0, queued = 0;
   for (int i = 0; i < kPerChunk; ++i) {
     const uint64_t index = uint64_t(GetParam()) * kPerChunk + i;
@@ -42,7 +42,7 @@ TEST_P(RandomSchedules, NoViolations) {
     deferred += r.protocol.deferred;
     queued += r.protocol.queued_at_home;
   }
-  EXPECT_GT(steps, uint64_t{kPerChunk} * 50) << "schedules too short to mean anything";
+  EXPECT_GT(steps, static_cast<uint64_t>(kPerChunk) * 50) << "schedules too short to mean anything";
   EXPECT_GT(kills, 0u);
   // The crossing races (deferred messages) and contention at the home happen.
   EXPECT_GT(deferred, 0u);
