@@ -26,7 +26,7 @@ id = 0
 vcpu_count = $n
 EOT
   start=$(date +%s%N)
-  DVM_STATS=1 timeout -k 5 150 "$dvm" run "$config" </dev/null >"$log" 2>&1
+  DVM_STATS=1 timeout -k 5 100 "$dvm" run "$config" </dev/null >"$log" 2>&1
   status=$?
   local ms=$(( ($(date +%s%N) - start) / 1000000 ))
   # The guest's tty ends lines with CR LF.

@@ -6,4 +6,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/../../scripts/lab
 kernel=$("$lab" assets | awk '/^kernel: /{print $2}')
 [[ -n $kernel ]] || { echo "boot_lab_host: scripts/lab assets named no kernel"; exit 1; }
-exec "$lab" run --timeout 420 -- "$here/boot_lab.sh" "$1" "$2" "$kernel"
+exec "$lab" run --timeout 240 -- "$here/boot_lab.sh" "$1" "$2" "$kernel"
