@@ -255,7 +255,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spe
     std::string who = absl::StrCat("vCPU ", end.vcpu.value(), ": ");
     switch (end.action) {
       case vcpu::ExitAction::kShutdown:
-        raw->End(EndReason::kTripleFault, 1, who + "triple fault (the guest reset; dvm does not reboot)");
+        raw->End(EndReason::kTripleFault, 1, who + end.detail + " (the guest reset; dvm does not reboot)");
         break;
       case vcpu::ExitAction::kSystemEvent:
         raw->End(EndReason::kReset, 1, who + "KVM system event: " + end.detail);
