@@ -1,4 +1,5 @@
 #include "net/factory.h"
+#include "net/free_port_for_test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,18 +19,6 @@ namespace {
 using spec::NetAddress;
 using spec::NodeSpec;
 using spec::VmSpec;
-
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 VmSpec TwoNodeSpec() {
   VmSpec spec;

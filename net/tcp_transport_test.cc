@@ -1,4 +1,5 @@
 #include "net/tcp_transport.h"
+#include "net/free_port_for_test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,19 +17,6 @@
 
 namespace dvm::net {
 namespace {
-
-// A port that was free a moment ago.
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 ClusterKey Key(uint8_t v = 3) { return *ClusterKey::FromBytes(std::vector<uint8_t>(32, v)); }
 

@@ -1,4 +1,5 @@
 #include "test/integration/net/spawn.h"
+#include "net/free_port_for_test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,18 +47,6 @@ int Wait(Child& c, double timeout_s) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-}
-
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 std::string TcpNodes() {
