@@ -83,11 +83,11 @@ std::vector<uint8_t> Encode(const Message& msg, std::span<const uint8_t> page) {
   return out;
 }
 
-absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_nodes) {
-  if (bytes.size() < kHeaderSize) {
-    return absl::InvalidArgumentError(absl::StrCat("dsm message too short: ", bytes.size()));
+absl::StatusOr<Message> DecodeHeader(std::span<const uint8_t> header, uint32_t max_nodes) {
+  if (header.size() < kHeaderSize) {
+    return absl::InvalidArgumentError(absl::StrCat("dsm message too short: ", header.size()));
   }
-  const uint8_t* p = bytes.data();
+  const uint8_t* p = header.data();
   if (p[0] != kWireVersion) {
     return absl::InvalidArgumentError(absl::StrCat("dsm message version ", p[0]));
   }
@@ -97,19 +97,26 @@ absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_node
   if ((p[2] & ~kHasPage) != 0 || p[3] != 0) {
     return absl::InvalidArgumentError("dsm message has unknown flags or reserved bits");
   }
-  Decoded d;
-  d.msg.type = static_cast<MsgType>(p[1]);
-  d.msg.flags = p[2];
-  d.msg.node = NodeId(GetU32(p + 4));
-  d.msg.gfn = Gfn(GetU64(p + 8));
-  d.msg.seq = GetU64(p + 16);
-  if (d.msg.node.value() >= max_nodes) {
-    return absl::InvalidArgumentError(absl::StrCat("dsm message names node ", d.msg.node.value()));
+  Message msg;
+  msg.type = static_cast<MsgType>(p[1]);
+  msg.flags = p[2];
+  msg.node = NodeId(GetU32(p + 4));
+  msg.gfn = Gfn(GetU64(p + 8));
+  msg.seq = GetU64(p + 16);
+  if (msg.node.value() >= max_nodes) {
+    return absl::InvalidArgumentError(absl::StrCat("dsm message names node ", msg.node.value()));
   }
   // Guest frame numbers fit in 52 bits on x86-64; anything larger is garbage.
-  if (d.msg.gfn.value() >= (uint64_t{1} << 52)) {
-    return absl::InvalidArgumentError(absl::StrCat("dsm message gfn ", d.msg.gfn.value()));
+  if (msg.gfn.value() >= (uint64_t{1} << 52)) {
+    return absl::InvalidArgumentError(absl::StrCat("dsm message gfn ", msg.gfn.value()));
   }
+  return msg;
+}
+
+absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_nodes) {
+  absl::StatusOr<Message> msg = DecodeHeader(bytes, max_nodes);
+  if (!msg.ok()) return msg.status();
+  Decoded d{*msg, {}};
   size_t want = kHeaderSize + (d.msg.has_page() ? kPageSize : 0);
   if (bytes.size() != want) {
     return absl::InvalidArgumentError(

@@ -77,6 +77,10 @@ std::vector<uint8_t> Encode(const Message& msg, std::span<const uint8_t> page);
 // reserved bytes, node ids >= max_nodes and a page whose presence disagrees
 // with the flag.
 absl::StatusOr<Decoded> Decode(std::span<const uint8_t> bytes, uint32_t max_nodes);
+// Checks and decodes the first kHeaderSize bytes (the rest is the caller's:
+// a transport may carry the page apart from the header). Same checks as
+// Decode except the total size.
+absl::StatusOr<Message> DecodeHeader(std::span<const uint8_t> header, uint32_t max_nodes);
 
 }  // namespace dvm::dsm
 
