@@ -2,6 +2,7 @@
 #include "net/free_port_for_test.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,12 +20,20 @@ extern char** environ;
 
 namespace dvm::net {
 
-Child Spawn(const std::vector<std::string>& argv) {
+Child Spawn(const std::vector<std::string>& argv, const std::string& output_path) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!output_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  }
   Child c;
-  if (posix_spawn(&c.pid, args[0], nullptr, nullptr, args.data(), environ) != 0) c.pid = -1;
+  if (posix_spawn(&c.pid, args[0], &actions, nullptr, args.data(), environ) != 0) c.pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
   return c;
 }
 
@@ -49,9 +58,12 @@ int Wait(Child& c, double timeout_s) {
   }
 }
 
-std::string TcpNodes() {
-  return "0=127.0.0.1:" + std::to_string(FreePort()) + ",1=127.0.0.1:" +
-         std::to_string(FreePort());
+std::string TcpNodes(int nodes) {
+  std::string out;
+  for (int i = 0; i < nodes; ++i) {
+    out += (i ? "," : "") + std::to_string(i) + "=127.0.0.1:" + std::to_string(FreePort());
+  }
+  return out;
 }
 
 std::string WriteKeyFile() {
