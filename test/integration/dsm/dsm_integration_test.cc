@@ -38,6 +38,10 @@ std::string OutputPath(int node) {
 struct Cluster {
   std::vector<Child> children;
   std::vector<std::string> logs;
+  ~Cluster() {  // logs stay in /tmp only when a test failed
+    if (::testing::Test::HasFailure()) return;
+    for (const std::string& log : logs) unlink(log.c_str());
+  }
 };
 
 Cluster Start(int nodes, const std::vector<std::string>& per_node_flags,
@@ -120,7 +124,13 @@ TEST(DsmIntegrationTest, TwoNodesOverDpdkMemif) {
 
 TEST(DsmIntegrationTest, KilledNodeIsNamedWithItsLostPages) {
   Cluster run = Start(3, {"--workload=bounce", "--iters=100000000"}, Tcp(3));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // well into the run
+  // Kill node 2 once it holds the only copy of its own page, well into the run.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (Slurp(run.logs[2]).find("own page written") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << Slurp(run.logs[2]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   ASSERT_EQ(kill(run.children[2].pid, SIGKILL), 0);
   EXPECT_EQ(Wait(run.children[2], 10), 128 + SIGKILL);
   auto killed_at = std::chrono::steady_clock::now();

@@ -51,13 +51,17 @@ class Supervisor {
     errors_.push_back(std::string(s.message()));
     cv_.NotifyAll();
   }
-  // Returns true if the death is news (not a peer leaving after it was done).
-  bool PeerDown(NodeId peer, const absl::Status& why) {
+  // A peer that said it was done may leave.
+  bool LeftAfterDone(NodeId peer) {
     MutexLock lock(&mu_);
-    if (done_peers_.contains(peer.value())) return false;
+    return done_peers_.contains(peer.value());
+  }
+  // Called after the engine handled the death, so that the pages it reported
+  // lost are in the report the main thread prints.
+  void PeerDied(NodeId peer, const absl::Status& why) {
+    MutexLock lock(&mu_);
     deaths_.push_back(absl::StrCat("node ", peer.value(), " died: ", why.message()));
     cv_.NotifyAll();
-    return true;
   }
   void PeerDone(NodeId peer) {
     MutexLock lock(&mu_);
@@ -85,6 +89,10 @@ class Supervisor {
   }
   std::string Report() {
     MutexLock lock(&mu_);
+    // Pages lost with a dead peer are reported just before its death is:
+    // give the death a moment to arrive, so the report names the node.
+    cv_.WaitFor(&mu_, std::chrono::seconds(1),
+                [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !deaths_.empty(); });
     std::vector<std::string> lines = deaths_;
     if (errors_.empty() && !deaths_.empty()) lines.push_back("no pages were lost");
     for (const std::string& e : errors_) lines.push_back(e);
@@ -192,7 +200,9 @@ int Run(const Options& o) {
           },
       .on_peer_down =
           [&](NodeId peer, const absl::Status& why) {
-            if (supervisor.PeerDown(peer, why)) dsm.OnPeerDown(peer);
+            if (supervisor.LeftAfterDone(peer)) return;
+            dsm.OnPeerDown(peer);
+            supervisor.PeerDied(peer, why);
           },
   };
   if (absl::Status s = (*transport)->Start(std::move(callbacks)); !s.ok()) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -226,7 +227,11 @@ std::vector<std::string> Stamps(const Context& ctx, uint32_t thread, Barrier& ba
 std::vector<std::string> Bounce(const Context& ctx, uint32_t thread, Barrier& barrier,
                                 std::string* summary) {
   std::vector<std::string> failures;
-  if (thread == 0) Store(Word(ctx, kOwnPageBase + ctx.node), ctx.node + 1);
+  if (thread == 0) {
+    Store(Word(ctx, kOwnPageBase + ctx.node), ctx.node + 1);
+    std::printf("node %u: own page written\n", ctx.node);  // the kill test waits for this
+    std::fflush(stdout);
+  }
   uint64_t* mine = Word(ctx, kBouncePage, ctx.node * ctx.threads + thread);
   barrier.Wait(thread);
   for (uint64_t i = 0; i < ctx.iters; ++i) {
