@@ -1,9 +1,10 @@
 // From the VM spec's [dsm] section to the engine's HomeMap.
 //
-// The DSM numbers pages by their offset into guest RAM (see dsm/local_pages.h);
-// the spec names home ranges by guest-physical address. RAM below the 32-bit
-// hole sits at the same offsets; RAM above 4 GiB follows it in the memfd. A
-// spec range that spans the hole becomes two RAM ranges.
+// The DSM numbers pages by their offset into guest RAM (see dsm/local_pages.h),
+// and so do the spec's home ranges, so they pass through as they are. The
+// guest-physical address of a RAM offset differs above the 32-bit hole: RAM
+// above 4 GiB follows low RAM in the memfd. RamOffsetOf maps one to the other
+// for whoever starts from a guest address (device models, KVM exits).
 #ifndef DVM_VMM_CLUSTER_DSM_HOMES_H_
 #define DVM_VMM_CLUSTER_DSM_HOMES_H_
 

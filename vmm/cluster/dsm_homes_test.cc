@@ -36,18 +36,18 @@ TEST(DsmHomesTest, InterleaveAlternatesPages) {
   EXPECT_EQ(homes->HomeOf(Gfn(2)), NodeId(0));
 }
 
-TEST(DsmHomesTest, RangeAcrossTheHoleBecomesTwoRamRanges) {
+TEST(DsmHomesTest, RangesAreRamOffsets) {
   spec::VmSpec s = TwoNodes(5 * kGiB);
   s.dsm.home = spec::HomePolicy::kRange;
-  s.dsm.interleave_bytes = kGiB;
-  // Node 0: the first 2 GiB. Node 1: 2-3 GiB and everything above 4 GiB.
-  s.dsm.ranges = {{Gpa(0), 2 * kGiB, NodeId(0)}, {Gpa(2 * kGiB), 4 * kGiB, NodeId(1)}};
+  // Node 0: the first 2 GiB of RAM. Node 1: the rest, including the RAM the
+  // guest sees above 4 GiB (offsets 3-5 GiB).
+  s.dsm.ranges = {{Gpa(0), 2 * kGiB, NodeId(0)}, {Gpa(2 * kGiB), 3 * kGiB, NodeId(1)}};
   auto homes = HomeMapFor(s);
   ASSERT_TRUE(homes.ok()) << homes.status();
   auto page = [](uint64_t offset) { return Gfn(offset / kPageSize); };
   EXPECT_EQ(homes->HomeOf(page(2 * kGiB - kPageSize)), NodeId(0));
   EXPECT_EQ(homes->HomeOf(page(2 * kGiB)), NodeId(1));
-  EXPECT_EQ(homes->HomeOf(page(3 * kGiB)), NodeId(1));  // 4 GiB guest-physical
+  EXPECT_EQ(homes->HomeOf(page(*RamOffsetOf(Gpa(4 * kGiB), 5 * kGiB))), NodeId(1));
   EXPECT_EQ(homes->HomeOf(page(5 * kGiB - kPageSize)), NodeId(1));
 }
 

@@ -40,7 +40,9 @@ struct NodeSpec {
   std::vector<std::string> dpdk_args;  // EAL arguments, only with TransportKind::kDpdk
 };
 
-// A guest-physical range whose pages are homed on one node (HomePolicy::kRange).
+// A range of guest RAM whose pages are homed on one node (HomePolicy::kRange).
+// `start` is an offset into guest RAM, not a guest-physical address: RAM is
+// one run of bytes to the DSM, wherever the 32-bit hole splits it for the guest.
 struct HomeRange {
   Gpa start;
   uint64_t size = 0;
