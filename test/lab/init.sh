@@ -57,6 +57,9 @@ done
 mkdir -p /mnt/run/dvm-lab
 mount --bind /xch /mnt/run/dvm-lab
 
+# Loopback up: tests run several DSM nodes in the lab that talk over TCP.
+chroot /mnt /sbin/ip link set lo up || fail "cannot bring up loopback"
+
 say "running the job ($MODE) at $(cut -d' ' -f1 /proc/uptime)s"
 case "$MODE" in
   run)

@@ -25,23 +25,37 @@ absl::StatusOr<std::unique_ptr<TestVm>> TestVm::Create(std::span<const uint8_t> 
   if (ram == MAP_FAILED) return ErrnoStatus("mmap guest RAM");
   std::unique_ptr<TestVm> test_vm(
       new TestVm(std::move(kvm), std::move(vm), std::move(memfd), static_cast<uint8_t*>(ram)));
-  // Intel needs a TSS address for real mode; it lies above our RAM and MMIO.
-  RETURN_IF_ERROR(test_vm->vm_.SetTssAddr(Gpa(0xfffbd000)));
-  RETURN_IF_ERROR(test_vm->vm_.SetMemoryRegion({.slot = 0,
-                                                .gpa = Gpa(0),
-                                                .size = guests::kRamSize,
-                                                .hva = Hva(reinterpret_cast<uint64_t>(ram))}));
-  for (int i = 0; i < vcpu_count; ++i) {
-    ASSIGN_OR_RETURN(kvm::Vcpu vcpu, test_vm->vm_.CreateVcpu(VcpuId(i)));
-    RETURN_IF_ERROR(EnterRealMode(vcpu, guests::kLoadGpa));
-    test_vm->vcpus_.push_back(std::move(vcpu));
-  }
+  RETURN_IF_ERROR(test_vm->Setup(guests::kLoadGpa, vcpu_count));
   return test_vm;
+}
+
+absl::StatusOr<std::unique_ptr<TestVm>> TestVm::CreateOnRam(uint8_t* ram, Gpa entry,
+                                                            int vcpu_count) {
+  ASSIGN_OR_RETURN(kvm::Kvm kvm, kvm::Kvm::Open());
+  ASSIGN_OR_RETURN(kvm::Vm vm, kvm.CreateVm());
+  std::unique_ptr<TestVm> test_vm(new TestVm(std::move(kvm), std::move(vm), UniqueFd(), ram));
+  RETURN_IF_ERROR(test_vm->Setup(entry, vcpu_count));
+  return test_vm;
+}
+
+absl::Status TestVm::Setup(Gpa entry, int vcpu_count) {
+  // Intel needs a TSS address for real mode; it lies above our RAM and MMIO.
+  RETURN_IF_ERROR(vm_.SetTssAddr(Gpa(0xfffbd000)));
+  RETURN_IF_ERROR(vm_.SetMemoryRegion({.slot = 0,
+                                       .gpa = Gpa(0),
+                                       .size = guests::kRamSize,
+                                       .hva = Hva(reinterpret_cast<uint64_t>(ram_))}));
+  for (int i = 0; i < vcpu_count; ++i) {
+    ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.CreateVcpu(VcpuId(i)));
+    RETURN_IF_ERROR(EnterRealMode(vcpu, entry));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return absl::OkStatus();
 }
 
 TestVm::~TestVm() {
   vcpus_.clear();
-  ::munmap(ram_, guests::kRamSize);
+  if (memfd_.valid()) ::munmap(ram_, guests::kRamSize);
 }
 
 absl::Status EnterRealMode(kvm::Vcpu& vcpu, Gpa entry) {

@@ -24,6 +24,10 @@ class TestVm {
   // userfaultfd registered later sees only the pages the guest itself touches.
   static absl::StatusOr<std::unique_ptr<TestVm>> Create(std::span<const uint8_t> guest,
                                                         int vcpu_count = 1);
+  // The same VM on guests::kRamSize bytes of RAM someone else owns and fills
+  // (e.g. a DSM node's mapping); vCPUs start at `entry`.
+  static absl::StatusOr<std::unique_ptr<TestVm>> CreateOnRam(uint8_t* ram, Gpa entry,
+                                                             int vcpu_count = 1);
   ~TestVm();
 
   kvm::Kvm& kvm() { return kvm_; }
@@ -37,10 +41,11 @@ class TestVm {
  private:
   TestVm(kvm::Kvm kvm, kvm::Vm vm, UniqueFd memfd, uint8_t* ram)
       : kvm_(std::move(kvm)), vm_(std::move(vm)), memfd_(std::move(memfd)), ram_(ram) {}
+  absl::Status Setup(Gpa entry, int vcpu_count);
 
   kvm::Kvm kvm_;
   kvm::Vm vm_;
-  UniqueFd memfd_;
+  UniqueFd memfd_;  // invalid when the RAM is not ours
   uint8_t* ram_;
   std::vector<kvm::Vcpu> vcpus_;
 };
