@@ -53,6 +53,8 @@ void PrintBreakdown(const std::string& transport, const Breakdown& b, double uff
   if (b.samples == 0) return;
   std::printf("%s read miss from the home, medians over %zu traced samples (us):\n",
               transport.c_str(), b.samples);
+  std::printf("  end to end (a second pass of the table's first row, run last)    %7.1f\n",
+              b.end_to_end_us);
   std::printf("  access -> ReadReq handed to transport (uffd delivery + engine)  %7.1f\n",
               b.fault_to_request_us);
   std::printf("  ReadReq handed over -> home's handler starts (wire)              %7.1f\n",

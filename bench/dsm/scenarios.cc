@@ -68,7 +68,7 @@ double Median(std::vector<uint64_t> ns) { return Summarize(std::move(ns)).median
 
 // Splits traced read misses (requester 1, home 0) into hops.
 Breakdown Analyze(const std::vector<TraceEvent>& events) {
-  std::vector<uint64_t> a, b, c, d, e, f;
+  std::vector<uint64_t> a, b, c, d, e, f, total;
   auto find = [&](size_t from, size_t to, Point point, uint32_t node, MsgType type) -> uint64_t {
     for (size_t i = from; i < to; ++i) {
       const TraceEvent& ev = events[i];
@@ -100,9 +100,11 @@ Breakdown Analyze(const std::vector<TraceEvent>& events) {
     d.push_back(data_in - data_sent);
     e.push_back(op_end - data_in);
     f.push_back(handled - data_in);
+    total.push_back(op_end - start);
   }
   Breakdown out;
   out.samples = a.size();
+  out.end_to_end_us = Median(total);
   out.fault_to_request_us = Median(a);
   out.request_wire_us = Median(b);
   out.home_us = Median(c);

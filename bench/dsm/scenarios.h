@@ -25,6 +25,7 @@ struct Row {
 // transport's own timestamps (traced_transport.h). Zero when not measured.
 struct Breakdown {
   size_t samples = 0;
+  double end_to_end_us = 0;          // the traced accesses, like the table's row
   double fault_to_request_us = 0;    // access -> requester's engine sends ReadReq
   double request_wire_us = 0;        // ReadReq sent -> home's handler starts
   double home_us = 0;                // home's handler starts -> ReadData sent
