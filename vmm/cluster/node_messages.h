@@ -1,0 +1,72 @@
+// The messages the nodes of one VM exchange besides the DSM's own, and the
+// transport channel each travels on. Every body is fixed-size, little endian,
+// and checked field by field on the way in: a peer's garbage is an error, not
+// a crash or an out-of-range enum.
+//
+//   kApic      an interrupt for vCPUs on the receiving node (IPI from a remote
+//              LAPIC, or a device interrupt from node 0's IOAPIC/PIC)
+//   kApicAddr  a vCPU's APIC addressing changed (ID, LDR, DFR), so that every
+//              node can decide which node a logical or broadcast IPI concerns
+//   kIoRequest a remote vCPU's PIO or MMIO access to a device on node 0
+//   kIoReply   node 0's answer; the vCPU waits for it before re-entering KVM
+#ifndef DVM_VMM_CLUSTER_NODE_MESSAGES_H_
+#define DVM_VMM_CLUSTER_NODE_MESSAGES_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "absl/status/statusor.h"
+#include "dvm/types.h"
+#include "vmm/irq/apic_message.h"
+
+namespace dvm::cluster {
+
+// Transport channels of a VM's nodes (dsm::kDsmChannel is 1).
+inline constexpr uint16_t kControlChannel = 2;
+inline constexpr uint16_t kApicChannel = 3;
+inline constexpr uint16_t kIoChannel = 4;
+
+// Message types on kApicChannel and kIoChannel.
+inline constexpr uint16_t kApicDeliver = 1;
+inline constexpr uint16_t kApicAddressing = 2;
+inline constexpr uint16_t kIoRequest = 1;
+inline constexpr uint16_t kIoReply = 2;
+
+inline constexpr size_t kApicMessageBytes = 8;
+std::array<uint8_t, kApicMessageBytes> EncodeApicMessage(const irq::ApicMessage& m);
+absl::StatusOr<irq::ApicMessage> DecodeApicMessage(std::span<const uint8_t> body);
+
+inline constexpr size_t kApicAddressingBytes = 12;
+std::array<uint8_t, kApicAddressingBytes> EncodeApicAddressing(const irq::ApicAddressing& a);
+absl::StatusOr<irq::ApicAddressing> DecodeApicAddressing(std::span<const uint8_t> body);
+
+enum class IoSpace : uint8_t { kPio = 0, kMmio = 1 };
+
+struct IoRequest {
+  uint64_t id = 0;  // the requester's, echoed in the reply
+  VcpuId vcpu;
+  IoSpace space = IoSpace::kPio;
+  bool is_write = false;
+  uint8_t size = 1;      // 1, 2, 4 or 8 bytes
+  uint64_t address = 0;  // port (< 0x10000) or guest-physical address
+  std::array<uint8_t, 8> data{};  // the bytes written; unused for reads
+  bool operator==(const IoRequest&) const = default;
+};
+
+struct IoReply {
+  uint64_t id = 0;
+  std::array<uint8_t, 8> data{};  // the bytes read; zeros for writes
+  bool operator==(const IoReply&) const = default;
+};
+
+inline constexpr size_t kIoRequestBytes = 32;
+inline constexpr size_t kIoReplyBytes = 16;
+std::array<uint8_t, kIoRequestBytes> EncodeIoRequest(const IoRequest& r);
+absl::StatusOr<IoRequest> DecodeIoRequest(std::span<const uint8_t> body);
+std::array<uint8_t, kIoReplyBytes> EncodeIoReply(const IoReply& r);
+absl::StatusOr<IoReply> DecodeIoReply(std::span<const uint8_t> body);
+
+}  // namespace dvm::cluster
+
+#endif  // DVM_VMM_CLUSTER_NODE_MESSAGES_H_

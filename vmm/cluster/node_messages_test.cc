@@ -1,0 +1,83 @@
+#include "vmm/cluster/node_messages.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace dvm::cluster {
+namespace {
+
+TEST(NodeMessagesTest, ApicMessageRoundTrips) {
+  irq::ApicMessage m{.vector = 0x31,
+                     .mode = irq::DeliveryMode::kStartup,
+                     .dest_mode = irq::DestMode::kLogical,
+                     .dest = 0x0c,
+                     .shorthand = irq::Shorthand::kAllExcludingSelf,
+                     .trigger = irq::TriggerMode::kLevel,
+                     .level = false,
+                     .source_id = 3};
+  auto bytes = EncodeApicMessage(m);
+  auto back = DecodeApicMessage(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, m);
+}
+
+TEST(NodeMessagesTest, ApicMessageRejectsBadFields) {
+  auto good = EncodeApicMessage({});
+  EXPECT_FALSE(DecodeApicMessage(std::span(good).first(7)).ok());
+  for (auto [index, value] : std::vector<std::pair<int, uint8_t>>{
+           {1, 3}, {1, 8}, {2, 2}, {4, 4}, {5, 2}, {6, 2}}) {
+    auto bad = good;
+    bad[index] = value;
+    EXPECT_FALSE(DecodeApicMessage(bad).ok()) << "byte " << index << " = " << int{value};
+  }
+}
+
+TEST(NodeMessagesTest, ApicAddressingRoundTripsAndChecksReserved) {
+  irq::ApicAddressing a{.id = 2, .ldr = 0x04000000, .dfr = 0x0fffffff};
+  auto bytes = EncodeApicAddressing(a);
+  auto back = DecodeApicAddressing(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->id, 2);
+  EXPECT_EQ(back->ldr, 0x04000000u);
+  EXPECT_EQ(back->dfr, 0x0fffffffu);
+  bytes[2] = 1;
+  EXPECT_FALSE(DecodeApicAddressing(bytes).ok());
+}
+
+TEST(NodeMessagesTest, IoRequestRoundTrips) {
+  IoRequest r{.id = 99, .vcpu = VcpuId(3), .space = IoSpace::kMmio, .is_write = true, .size = 4,
+              .address = 0xFEC00010, .data = {1, 2, 3, 4}};
+  auto back = DecodeIoRequest(EncodeIoRequest(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+  IoReply reply{.id = 99, .data = {9, 8, 7, 6, 5, 4, 3, 2}};
+  auto reply_back = DecodeIoReply(EncodeIoReply(reply));
+  ASSERT_TRUE(reply_back.ok());
+  EXPECT_EQ(*reply_back, reply);
+}
+
+TEST(NodeMessagesTest, IoRequestRejectsWhatNoVcpuCanDo) {
+  IoRequest pio{.id = 1, .space = IoSpace::kPio, .size = 1, .address = 0x3f8};
+  ASSERT_TRUE(DecodeIoRequest(EncodeIoRequest(pio)).ok());
+  IoRequest wide = pio;
+  wide.size = 3;
+  EXPECT_FALSE(DecodeIoRequest(EncodeIoRequest(wide)).ok());
+  IoRequest big_port = pio;
+  big_port.address = 0x10000;
+  EXPECT_FALSE(DecodeIoRequest(EncodeIoRequest(big_port)).ok());
+  IoRequest pio8 = pio;
+  pio8.size = 8;
+  EXPECT_FALSE(DecodeIoRequest(EncodeIoRequest(pio8)).ok());
+  auto bytes = EncodeIoRequest(pio);
+  bytes[12] = 2;  // no such space
+  EXPECT_FALSE(DecodeIoRequest(bytes).ok());
+  bytes = EncodeIoRequest(pio);
+  bytes[15] = 1;  // reserved
+  EXPECT_FALSE(DecodeIoRequest(bytes).ok());
+  EXPECT_FALSE(DecodeIoRequest(std::span(bytes).first(31)).ok());
+  EXPECT_FALSE(DecodeIoReply(std::span(bytes).first(15)).ok());
+}
+
+}  // namespace
+}  // namespace dvm::cluster
