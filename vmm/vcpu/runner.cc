@@ -71,11 +71,17 @@ void Runner::Wake() {
     cv_.NotifyAll();
   }
   counters_.kicks.fetch_add(1, std::memory_order_relaxed);
-  // Outside KVM_RUN the loop looks at the LAPIC before entering again; the
-  // immediate_exit flag covers the thread being on its way in.
-  bool in_guest = in_guest_.load(std::memory_order_seq_cst);
-  if (in_guest) counters_.signals.fetch_add(1, std::memory_order_relaxed);
-  backend_->Kick(in_guest);
+  // immediate_exit first, in_guest_ second. If in_guest_ still reads false,
+  // the thread's store of true (and so its KVM_RUN) comes after our
+  // immediate_exit store, and that KVM_RUN returns at once; if it reads true,
+  // the thread may be past that check already, and only the signal reaches
+  // it. The other order loses the wake-up when the thread enters KVM_RUN
+  // between our load and our store: it then runs until some unrelated exit.
+  backend_->Kick(/*interrupt_guest=*/false);
+  if (in_guest_.load(std::memory_order_seq_cst)) {
+    counters_.signals.fetch_add(1, std::memory_order_relaxed);
+    backend_->Kick(/*interrupt_guest=*/true);
+  }
 }
 
 RunState Runner::state() const {

@@ -101,8 +101,9 @@ class Runner {
   EndCallback on_end_;
 
   // True while the vCPU thread is in (or about to enter) KVM_RUN: only then
-  // does a wake-up need a signal. Sequentially consistent with the kick's
-  // immediate_exit store, so one of the two always catches the vCPU.
+  // does a wake-up need a signal. Wake() stores immediate_exit before it reads
+  // this (both sequentially consistent), so one of the two always catches the
+  // vCPU.
   std::atomic<bool> in_guest_{false};
 
   // Touched only by the vCPU thread.

@@ -1,8 +1,10 @@
 #include "vmm/vcpu/runner.h"
 
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -24,7 +26,12 @@ class FakeBackend final : public Backend {
   absl::Status Run() override {
     MutexLock lock(&mu_);
     ++runs_;
+    // Like KVM: immediate_exit is read once on the way in; after that only a
+    // signal (or the next scripted exit) ends the run.
+    in_guest_ = true;
+    cv_.NotifyAll();
     cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !script_.empty() || kicked_; });
+    in_guest_ = false;
     if (!script_.empty()) {
       ExitScript next = std::move(script_.front());
       script_.pop_front();
@@ -42,6 +49,13 @@ class FakeBackend final : public Backend {
     MutexLock lock(&mu_);
     injected_.push_back(vector);
     cv_.NotifyAll();
+    if (hold_next_interrupt_) {
+      // Park the vCPU thread after its LAPIC check, before KVM_RUN.
+      hold_next_interrupt_ = false;
+      held_ = true;
+      cv_.NotifyAll();
+      cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; });
+    }
     return absl::OkStatus();
   }
   absl::Status Nmi() override {
@@ -58,9 +72,17 @@ class FakeBackend final : public Backend {
   }
   void BindToCurrentThread() override {}
   std::string DescribeState() override { return "fake state"; }
-  void Kick(bool /*interrupt_guest*/) override {
+  void Kick(bool interrupt_guest) override {
     MutexLock lock(&mu_);
-    kicked_ = true;
+    if (!interrupt_guest && held_) {
+      // The kicker is slow (preempted, say): the parked vCPU thread goes on
+      // and enters KVM_RUN before this immediate_exit store lands.
+      held_ = false;
+      cv_.NotifyAll();
+      cv_.WaitFor(&mu_, std::chrono::seconds(1), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_guest_; });
+    }
+    // immediate_exit alone does not reach a vCPU already in the guest.
+    if (interrupt_guest || !in_guest_) kicked_ = true;
     cv_.NotifyAll();
   }
 
@@ -83,6 +105,8 @@ class FakeBackend final : public Backend {
   // Read through WaitFor or Runs() while the runner's thread is live.
   int runs_ = 0;
   int nmis_ = 0;
+  bool hold_next_interrupt_ = false;  // set before Start()
+  bool held_ = false;
   std::vector<uint8_t> injected_;
   std::optional<uint8_t> started_at_;
   std::deque<ExitScript> script_;
@@ -91,6 +115,7 @@ class FakeBackend final : public Backend {
   Mutex mu_;
   CondVar cv_;
   bool kicked_ = false;
+  bool in_guest_ = false;
   alignas(kvm_run) uint8_t page_[8192];
 };
 
@@ -249,6 +274,26 @@ TEST_F(RunnerTest, PauseParksAndResumeContinues) {
   runner_->RequestStop();
   runner_->Join();
   EXPECT_EQ(io_.ports, std::vector<uint16_t>{0x99});
+}
+
+// The lost wake-up of issue #7's investigation: Wake() looked at in_guest_,
+// found the vCPU outside KVM_RUN, and only then armed immediate_exit; a vCPU
+// that entered KVM_RUN in between ran on without seeing its new interrupt
+// until some unrelated exit.
+TEST_F(RunnerTest, WakeReachesAVcpuEnteringTheGuestWhileItIsKicked) {
+  MakeRunner(/*bsp=*/true);
+  backend_.run()->ready_for_interrupt_injection = 1;
+  backend_.hold_next_interrupt_ = true;
+  runner_->Start();
+  ASSERT_TRUE(backend_.WaitFor([](FakeBackend& b) { return b.runs_ == 1; }));
+  Deliver(irq::DeliveryMode::kFixed, 0x40);
+  // Out of KVM_RUN for 0x40, then parked between its LAPIC check and the
+  // next KVM_RUN, in_guest_ false.
+  ASSERT_TRUE(backend_.WaitFor([](FakeBackend& b) { return b.held_; }));
+  Deliver(irq::DeliveryMode::kNmi, 0);
+  EXPECT_TRUE(backend_.WaitFor([](FakeBackend& b) { return b.nmis_ == 1; }));
+  runner_->RequestStop();
+  runner_->Join();
 }
 
 }  // namespace
