@@ -11,6 +11,7 @@
 
 #include "dsm/in_process_cluster.h"
 #include "dsm/message.h"
+#include "dvm/wait_for_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,14 +35,8 @@ void Store(T* p, T v) {
   __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }
 
-bool WaitFor(const std::function<bool()>& pred) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+// More than the default bound: up to three nodes' threads share two CPUs here.
+bool WaitFor(const std::function<bool()>& pred) { return dvm::WaitFor(pred, std::chrono::seconds(20)); }
 
 TEST(EngineTest, UntouchedMemoryReadsAsZerosEverywhere) {
   auto c = MakeCluster(2);

@@ -13,21 +13,13 @@
 #include <vector>
 
 #include "dvm/mutex.h"
+#include "dvm/wait_for_test.h"
 #include "gtest/gtest.h"
 
 namespace dvm::net {
 namespace {
 
 ClusterKey Key(uint8_t v = 3) { return *ClusterKey::FromBytes(std::vector<uint8_t>(32, v)); }
-
-bool WaitFor(const std::function<bool()>& pred, int ms = 10'000) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 struct Node {
   std::unique_ptr<TcpTransport> t;
@@ -132,7 +124,7 @@ TEST_F(TcpTransportTest, PollModeWorks) {
 TEST_F(TcpTransportTest, StopIsReportedAsPeerDown) {
   StartBoth();
   n_[1].t->Stop();
-  ASSERT_TRUE(WaitFor([&] { return n_[0].down_count() == 1; }, 2000));
+  ASSERT_TRUE(WaitFor([&] { return n_[0].down_count() == 1; }, std::chrono::milliseconds(2000)));
   EXPECT_EQ(SendNumbered(0, 1, 1).code(), absl::StatusCode::kUnavailable);
 }
 
@@ -194,7 +186,7 @@ TEST_F(TcpTransportTest, GarbageFromStrangersIsCountedAndHarmless) {
   ASSERT_TRUE(WaitFor([&] {
     PeerCounters u = n_[0].t->unknown_counters();
     return u.auth_failures == 1 && u.drops == 3;
-  }, 3000)) << n_[0].t->unknown_counters().drops << " "
+  }, std::chrono::milliseconds(3000))) << n_[0].t->unknown_counters().drops << " "
             << n_[0].t->unknown_counters().auth_failures;
   for (uint32_t i = 0; i < 10; ++i) ASSERT_TRUE(SendNumbered(0, 1, i).ok());
   ASSERT_TRUE(WaitFor([&] { return n_[1].got_count() == 10; }));

@@ -96,13 +96,25 @@ absl::StatusOr<UniqueFd> OpenMinorUffd() {
   return fd;
 }
 
+// kPages of memfd RAM registered MISSING|WP, as the engine has it.
+struct TrappedMemory {
+  memory::GuestMemory memory;
+  memory::Userfaultfd uffd;
+};
+
+absl::StatusOr<TrappedMemory> Trap(const char* name) {
+  ASSIGN_OR_RETURN(memory::GuestMemory mem, memory::GuestMemory::Create(kPages * kPageSize, name));
+  ASSIGN_OR_RETURN(memory::Userfaultfd uffd, memory::Userfaultfd::Open());
+  RETURN_IF_ERROR(uffd.Register(mem.mapped(), mem.size()));  // the mapping survives the move
+  return TrappedMemory{std::move(mem), std::move(uffd)};
+}
+
 }  // namespace
 
 absl::StatusOr<Summary> UffdMissingFloor(int samples) {
-  ASSIGN_OR_RETURN(memory::GuestMemory mem,
-                   memory::GuestMemory::Create(kPages * kPageSize, "dvm-bench-floor"));
-  ASSIGN_OR_RETURN(memory::Userfaultfd uffd, memory::Userfaultfd::Open());
-  RETURN_IF_ERROR(uffd.Register(mem.mapped(), mem.size()));
+  ASSIGN_OR_RETURN(TrappedMemory trapped, Trap("dvm-bench-floor"));
+  memory::GuestMemory& mem = trapped.memory;
+  memory::Userfaultfd& uffd = trapped.uffd;
   std::vector<uint8_t> source(kPageSize, 0x5a);
   std::atomic<bool> failed{false};
   std::vector<uint64_t> ns;
@@ -121,10 +133,9 @@ absl::StatusOr<Summary> UffdMissingFloor(int samples) {
 }
 
 absl::StatusOr<Summary> WriteProtectAndReadFloor(int samples) {
-  ASSIGN_OR_RETURN(memory::GuestMemory mem,
-                   memory::GuestMemory::Create(kPages * kPageSize, "dvm-bench-wp"));
-  ASSIGN_OR_RETURN(memory::Userfaultfd uffd, memory::Userfaultfd::Open());
-  RETURN_IF_ERROR(uffd.Register(mem.mapped(), mem.size()));
+  ASSIGN_OR_RETURN(TrappedMemory trapped, Trap("dvm-bench-wp"));
+  memory::GuestMemory& mem = trapped.memory;
+  memory::Userfaultfd& uffd = trapped.uffd;
   std::vector<uint8_t> source(kPageSize, 0x5a), out(kPageSize);
   for (uint64_t p = 0; p < kPages; ++p) {
     RETURN_IF_ERROR(
@@ -194,10 +205,9 @@ absl::StatusOr<Summary> TransportRoundTrip(const TransportMaker& make, int sampl
 }
 
 absl::StatusOr<InvalidationCost> PunchHoleThenCopy(int samples) {
-  ASSIGN_OR_RETURN(memory::GuestMemory mem,
-                   memory::GuestMemory::Create(kPages * kPageSize, "dvm-bench-punch"));
-  ASSIGN_OR_RETURN(memory::Userfaultfd uffd, memory::Userfaultfd::Open());
-  RETURN_IF_ERROR(uffd.Register(mem.mapped(), mem.size()));
+  ASSIGN_OR_RETURN(TrappedMemory trapped, Trap("dvm-bench-punch"));
+  memory::GuestMemory& mem = trapped.memory;
+  memory::Userfaultfd& uffd = trapped.uffd;
   std::vector<uint8_t> source(kPageSize, 0x3c);
   FaultServer server(uffd.fd(), [&](uint64_t address) {
     uffd.Copy(reinterpret_cast<void*>(address), source, memory::Access::kReadOnly).IgnoreError();

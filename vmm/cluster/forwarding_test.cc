@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "dvm/wait_for_test.h"
 #include "gtest/gtest.h"
 #include "net/auth.h"
 #include "net/free_port_for_test.h"
@@ -15,15 +16,6 @@
 
 namespace dvm::cluster {
 namespace {
-
-bool WaitFor(const std::function<bool()>& pred) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 // Two connected transports; each node's messages go to `route[node]`.
 class TwoNodes {

@@ -99,32 +99,22 @@ struct Case {
 };
 const Case kCases[] = {{"counter", "2000"}, {"litmus", "150"}, {"stamps", "400"}, {"bounce", "2000"}};
 
-TEST(DsmIntegrationTest, TwoNodesOverTcp) {
+// Each workload in its own run of `nodes` fresh node processes.
+void RunEveryWorkload(int nodes, const std::function<std::vector<std::string>(int)>& transport) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.workload);
-    Cluster run = Start(2, {std::string("--workload=") + c.workload, std::string("--iters=") + c.iters},
-                    Tcp(2));
+    Cluster run = Start(nodes,
+                        {std::string("--workload=") + c.workload, std::string("--iters=") + c.iters},
+                        transport);
     ExpectAllPass(run, 300);
   }
 }
 
-TEST(DsmIntegrationTest, FourNodesOverTcp) {
-  for (const Case& c : kCases) {
-    SCOPED_TRACE(c.workload);
-    Cluster run = Start(4, {std::string("--workload=") + c.workload, std::string("--iters=") + c.iters},
-                    Tcp(4));
-    ExpectAllPass(run, 300);
-  }
-}
+TEST(DsmIntegrationTest, TwoNodesOverTcp) { RunEveryWorkload(2, Tcp(2)); }
 
-TEST(DsmIntegrationTest, TwoNodesOverDpdkMemif) {
-  for (const Case& c : kCases) {
-    SCOPED_TRACE(c.workload);
-    Cluster run = Start(2, {std::string("--workload=") + c.workload, std::string("--iters=") + c.iters},
-                        Memif());
-    ExpectAllPass(run, 300);
-  }
-}
+TEST(DsmIntegrationTest, FourNodesOverTcp) { RunEveryWorkload(4, Tcp(4)); }
+
+TEST(DsmIntegrationTest, TwoNodesOverDpdkMemif) { RunEveryWorkload(2, Memif()); }
 
 TEST(DsmIntegrationTest, KilledNodeIsNamedWithItsLostPages) {
   Cluster run = Start(3, {"--workload=bounce", "--iters=100000000"}, Tcp(3));
