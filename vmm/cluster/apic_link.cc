@@ -11,6 +11,13 @@ void ApicLink::Forward(NodeId node, const irq::ApicMessage& message) {
   }
 }
 
+void ApicLink::BroadcastEoi(uint8_t vector) {
+  const uint8_t body[kApicEoiBytes] = {vector};
+  if (transport_->Send(device_node_, kApicChannel, kApicEoi, body).ok()) {
+    sent_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void ApicLink::Announce(const irq::ApicAddressing& addressing) {
   auto body = EncodeApicAddressing(addressing);
   for (NodeId peer : peers_) {
@@ -23,6 +30,12 @@ void ApicLink::OnMessage(const net::Received& message) {
     if (absl::StatusOr<irq::ApicMessage> m = DecodeApicMessage(message.body); m.ok()) {
       received_.fetch_add(1, std::memory_order_relaxed);
       bus_->DeliverFromRemote(*m);
+      return;
+    }
+  } else if (message.type == kApicEoi) {
+    if (message.body.size() == kApicEoiBytes && ioapic_ != nullptr) {
+      received_.fetch_add(1, std::memory_order_relaxed);
+      ioapic_->BroadcastEoi(message.body[0]);
       return;
     }
   } else if (message.type == kApicAddressing) {

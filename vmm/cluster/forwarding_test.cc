@@ -12,6 +12,7 @@
 #include "vmm/cluster/apic_link.h"
 #include "vmm/cluster/io_forwarding.h"
 #include "vmm/hw/clock.h"
+#include "vmm/irq/fake_sinks.h"
 #include "vmm/irq/lapic.h"
 
 namespace dvm::cluster {
@@ -122,8 +123,8 @@ TEST(IoForwardingTest, GarbageIsCountedAndDeviceNodeDeathFailsTheAccess) {
 TEST(ApicLinkTest, IpisCrossNodesInEveryAddressingMode) {
   TwoNodes net;
   hw::FakeClock clock;
-  ApicLink links[2] = {ApicLink(net.transport(0), {NodeId(1)}),
-                       ApicLink(net.transport(1), {NodeId(0)})};
+  ApicLink links[2] = {ApicLink(net.transport(0), {NodeId(1)}, NodeId(0)),
+                       ApicLink(net.transport(1), {NodeId(0)}, NodeId(0))};
   irq::ApicBus buses[2] = {irq::ApicBus(&links[0]), irq::ApicBus(&links[1])};
   for (int n = 0; n < 2; ++n) links[n].Attach(&buses[n]);
   net.Start([&](const net::Received& m) { if (m.channel == kApicChannel) links[0].OnMessage(m); },
@@ -170,6 +171,36 @@ TEST(ApicLinkTest, IpisCrossNodesInEveryAddressingMode) {
   EXPECT_TRUE(lapics[3]->TakeInit());
   EXPECT_EQ(lapics[3]->TakeStartup(), 9);
   EXPECT_EQ(links[0].bad_messages() + links[1].bad_messages(), 0u);
+  net.Stop();
+}
+
+// A level-triggered interrupt taken on node 1: its EOI reaches node 0's IOAPIC.
+TEST(ApicLinkTest, RemoteEoiOfALevelInterruptReachesTheIoapic) {
+  TwoNodes net;
+  hw::FakeClock clock;
+  irq::RecordingEoiSink ioapic;
+  ApicLink links[2] = {ApicLink(net.transport(0), {NodeId(1)}, NodeId(0)),
+                       ApicLink(net.transport(1), {NodeId(0)}, NodeId(0))};
+  irq::ApicBus buses[2] = {irq::ApicBus(&links[0]), irq::ApicBus(&links[1])};
+  for (int n = 0; n < 2; ++n) links[n].Attach(&buses[n]);
+  links[0].AttachIoapic(&ioapic);
+  irq::Lapic remote(2, false, &clock, &buses[1], &links[1]);  // node 1's vCPU 2
+  buses[1].Attach(&remote);
+  buses[0].UpdateRemoteVcpu(NodeId(1), remote.addressing());
+  net.Start([&](const net::Received& m) { if (m.channel == kApicChannel) links[0].OnMessage(m); },
+            [&](const net::Received& m) { if (m.channel == kApicChannel) links[1].OnMessage(m); });
+  uint8_t svr[4] = {0xff, 0x01, 0, 0};
+  remote.Write(irq::apic_reg::kSvr, svr);
+  // The IOAPIC on node 0 sends a level-triggered vector 0x39 to APIC ID 2.
+  buses[0].Send({.vector = 0x39, .mode = irq::DeliveryMode::kFixed, .dest = 2,
+                 .trigger = irq::TriggerMode::kLevel, .level = true});
+  ASSERT_TRUE(WaitFor([&] { return remote.PendingVector() == 0x39; }));
+  EXPECT_EQ(remote.AcknowledgeInterrupt(), 0x39);
+  uint8_t zero[4] = {};
+  remote.Write(irq::apic_reg::kEoi, zero);
+  ASSERT_TRUE(WaitFor([&] { return links[0].received() == 1; }));
+  ASSERT_EQ(ioapic.vectors.size(), 1u);
+  EXPECT_EQ(ioapic.vectors[0], 0x39);
   net.Stop();
 }
 

@@ -126,4 +126,55 @@ absl::StatusOr<IoReply> DecodeIoReply(std::span<const uint8_t> body) {
   return r;
 }
 
+// 0 kvmclock, 8 realtime, 16 flags, 20 zero, 24 tsc offset
+std::array<uint8_t, kClockSyncBytes> EncodeClockSync(const ClockSync& c) {
+  std::array<uint8_t, kClockSyncBytes> out{};
+  Put<uint64_t>(&out[0], c.kvmclock_ns);
+  Put<uint64_t>(&out[8], c.realtime_ns);
+  Put<uint32_t>(&out[16], c.kvm_flags);
+  Put<uint64_t>(&out[24], static_cast<uint64_t>(c.tsc_offset));
+  return out;
+}
+
+absl::StatusOr<ClockSync> DecodeClockSync(std::span<const uint8_t> body) {
+  if (absl::Status s = CheckSize(body, kClockSyncBytes, "clock sync"); !s.ok()) return s;
+  const uint8_t* p = body.data();
+  if (Get<uint32_t>(p + 20) != 0) return absl::InvalidArgumentError("clock sync has nonzero reserved bytes");
+  return ClockSync{.kvmclock_ns = Get<uint64_t>(p),
+                   .realtime_ns = Get<uint64_t>(p + 8),
+                   .kvm_flags = Get<uint32_t>(p + 16),
+                   .tsc_offset = static_cast<int64_t>(Get<uint64_t>(p + 24))};
+}
+
+// 0 exit status, 4 reason, 5-7 zero, 8 detail (the rest of the body)
+std::vector<uint8_t> EncodeVmEnded(const VmEnded& e) {
+  std::string_view detail(e.detail);
+  if (detail.size() > kMaxEndDetail) detail = detail.substr(0, kMaxEndDetail);
+  std::vector<uint8_t> out(8 + detail.size());
+  Put<uint32_t>(&out[0], static_cast<uint32_t>(e.exit_status));
+  out[4] = e.reason;
+  for (size_t i = 0; i < detail.size(); ++i) {
+    char c = detail[i];
+    out[8 + i] = (c >= 0x20 && c < 0x7f) ? static_cast<uint8_t>(c) : '?';
+  }
+  return out;
+}
+
+absl::StatusOr<VmEnded> DecodeVmEnded(std::span<const uint8_t> body) {
+  if (body.size() < 8 || body.size() > 8 + kMaxEndDetail) {
+    return absl::InvalidArgumentError(absl::StrCat("VM-ended message is ", body.size(), " bytes"));
+  }
+  const uint8_t* p = body.data();
+  if (p[5] != 0 || p[6] != 0 || p[7] != 0) {
+    return absl::InvalidArgumentError("VM-ended message has nonzero reserved bytes");
+  }
+  VmEnded e{.exit_status = static_cast<int32_t>(Get<uint32_t>(p)), .reason = p[4], .detail = {}};
+  for (size_t i = 8; i < body.size(); ++i) {
+    // A peer's text goes to our terminal: nothing but printable ASCII.
+    if (p[i] < 0x20 || p[i] >= 0x7f) return absl::InvalidArgumentError("VM-ended detail is not printable");
+    e.detail.push_back(static_cast<char>(p[i]));
+  }
+  return e;
+}
+
 }  // namespace dvm::cluster

@@ -9,12 +9,20 @@
 //              node can decide which node a logical or broadcast IPI concerns
 //   kIoRequest a remote vCPU's PIO or MMIO access to a device on node 0
 //   kIoReply   node 0's answer; the vCPU waits for it before re-entering KVM
+//   kApicEoi   a remote vCPU's EOI of a level-triggered interrupt, for node 0's
+//              IOAPIC (so the pin's remote IRR clears)
+//   kClockSync node 0's kvm-clock and TSC offset, which the other nodes adopt
+//              before their vCPUs start, so the guest sees one clock
+//   kVmEnded   a node's machine ended (power-off, failure, ...): all stop
+//   kNodeLeft  this node's vCPUs have stopped and it needs no more pages
 #ifndef DVM_VMM_CLUSTER_NODE_MESSAGES_H_
 #define DVM_VMM_CLUSTER_NODE_MESSAGES_H_
 
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dvm/types.h"
@@ -30,8 +38,13 @@ inline constexpr uint16_t kIoChannel = 4;
 // Message types on kApicChannel and kIoChannel.
 inline constexpr uint16_t kApicDeliver = 1;
 inline constexpr uint16_t kApicAddressing = 2;
+inline constexpr uint16_t kApicEoi = 3;
 inline constexpr uint16_t kIoRequest = 1;
 inline constexpr uint16_t kIoReply = 2;
+// Message types on kControlChannel.
+inline constexpr uint16_t kClockSync = 1;
+inline constexpr uint16_t kVmEnded = 2;
+inline constexpr uint16_t kNodeLeft = 3;
 
 inline constexpr size_t kApicMessageBytes = 8;
 std::array<uint8_t, kApicMessageBytes> EncodeApicMessage(const irq::ApicMessage& m);
@@ -66,6 +79,30 @@ std::array<uint8_t, kIoRequestBytes> EncodeIoRequest(const IoRequest& r);
 absl::StatusOr<IoRequest> DecodeIoRequest(std::span<const uint8_t> body);
 std::array<uint8_t, kIoReplyBytes> EncodeIoReply(const IoReply& r);
 absl::StatusOr<IoReply> DecodeIoReply(std::span<const uint8_t> body);
+
+inline constexpr size_t kApicEoiBytes = 1;  // the vector
+
+// Everything a node needs to give its KVM VM the same clock as node 0's.
+struct ClockSync {
+  uint64_t kvmclock_ns = 0;  // KVM_GET_CLOCK's clock
+  uint64_t realtime_ns = 0;  // CLOCK_REALTIME when it was read
+  uint32_t kvm_flags = 0;    // KVM_GET_CLOCK's flags (KVM_CLOCK_REALTIME: KVM's own realtime)
+  int64_t tsc_offset = 0;    // node 0's vCPU 0 TSC offset
+  bool operator==(const ClockSync&) const = default;
+};
+inline constexpr size_t kClockSyncBytes = 32;
+std::array<uint8_t, kClockSyncBytes> EncodeClockSync(const ClockSync& c);
+absl::StatusOr<ClockSync> DecodeClockSync(std::span<const uint8_t> body);
+
+struct VmEnded {
+  int32_t exit_status = 0;
+  uint8_t reason = 0;  // machine::EndReason, checked by the machine
+  std::string detail;  // printable ASCII, at most kMaxEndDetail bytes
+  bool operator==(const VmEnded&) const = default;
+};
+inline constexpr size_t kMaxEndDetail = 512;
+std::vector<uint8_t> EncodeVmEnded(const VmEnded& e);
+absl::StatusOr<VmEnded> DecodeVmEnded(std::span<const uint8_t> body);
 
 }  // namespace dvm::cluster
 

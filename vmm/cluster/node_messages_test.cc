@@ -79,5 +79,40 @@ TEST(NodeMessagesTest, IoRequestRejectsWhatNoVcpuCanDo) {
   EXPECT_FALSE(DecodeIoReply(std::span(bytes).first(15)).ok());
 }
 
+TEST(NodeMessagesTest, ClockSyncRoundTripsNegativeOffsets) {
+  ClockSync clock{.kvmclock_ns = 123456789, .realtime_ns = 1700000000000000000, .kvm_flags = 2,
+                  .tsc_offset = -987654321};
+  auto back = DecodeClockSync(EncodeClockSync(clock));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, clock);
+  auto bytes = EncodeClockSync(clock);
+  bytes[21] = 1;  // reserved
+  EXPECT_FALSE(DecodeClockSync(bytes).ok());
+  EXPECT_FALSE(DecodeClockSync(std::span(bytes).first(31)).ok());
+}
+
+TEST(NodeMessagesTest, VmEndedCarriesOnlyPrintableText) {
+  VmEnded end{.exit_status = -3, .reason = 4, .detail = "node 1: vCPU 2 failed"};
+  auto back = DecodeVmEnded(EncodeVmEnded(end));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, end);
+  // Control characters are replaced on the way out and refused on the way in.
+  auto escaped = DecodeVmEnded(EncodeVmEnded({.exit_status = 1, .reason = 0, .detail = "a\x1b[2Jb"}));
+  ASSERT_TRUE(escaped.ok());
+  EXPECT_EQ(escaped->detail, "a?[2Jb");
+  std::vector<uint8_t> bytes = EncodeVmEnded(end);
+  bytes.push_back(0x07);
+  EXPECT_FALSE(DecodeVmEnded(bytes).ok());
+  // Too long, too short, reserved bytes set.
+  auto long_end = EncodeVmEnded({.exit_status = 0, .reason = 0, .detail = std::string(2000, 'x')});
+  EXPECT_EQ(long_end.size(), 8 + kMaxEndDetail);
+  long_end.push_back('x');
+  EXPECT_FALSE(DecodeVmEnded(long_end).ok());
+  EXPECT_FALSE(DecodeVmEnded(std::span(bytes).first(7)).ok());
+  bytes = EncodeVmEnded(end);
+  bytes[6] = 1;
+  EXPECT_FALSE(DecodeVmEnded(bytes).ok());
+}
+
 }  // namespace
 }  // namespace dvm::cluster

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace dvm::cluster;
   if (size == 0) return 0;
   std::span<const uint8_t> body(data + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 6) {
     case 0:
       RoundTrip(body, DecodeApicMessage, EncodeApicMessage);
       break;
@@ -38,6 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 3:
       RoundTrip(body, DecodeIoReply, EncodeIoReply);
+      break;
+    case 4:
+      RoundTrip(body, DecodeClockSync, EncodeClockSync);
+      break;
+    case 5:
+      RoundTrip(body, DecodeVmEnded, EncodeVmEnded);
       break;
   }
   return 0;
