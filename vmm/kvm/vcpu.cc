@@ -224,4 +224,18 @@ absl::Status Vcpu::SetTscKhz(uint32_t khz) {
   return DVM_KVM_IOCTL(fd(), KVM_SET_TSC_KHZ, static_cast<unsigned long>(khz)).status();
 }
 
+absl::StatusOr<int64_t> Vcpu::GetTscOffset() const {
+  int64_t offset = 0;
+  kvm_device_attr attr = {.flags = 0, .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                          .addr = reinterpret_cast<uint64_t>(&offset)};
+  RETURN_IF_ERROR(DVM_KVM_IOCTL(fd(), KVM_GET_DEVICE_ATTR, &attr).status());
+  return offset;
+}
+
+absl::Status Vcpu::SetTscOffset(int64_t offset) {
+  kvm_device_attr attr = {.flags = 0, .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                          .addr = reinterpret_cast<uint64_t>(&offset)};
+  return DVM_KVM_IOCTL(fd(), KVM_SET_DEVICE_ATTR, &attr).status();
+}
+
 }  // namespace dvm::kvm

@@ -99,6 +99,11 @@ class Vcpu {
   // KVM_GET/SET_TSC_KHZ.
   absl::StatusOr<uint32_t> GetTscKhz() const;
   absl::Status SetTscKhz(uint32_t khz);
+  // The guest TSC's offset from the host's (KVM_VCPU_TSC_OFFSET): vCPUs of one
+  // guest in several KVM VMs on one host agree on the TSC when their offsets
+  // are equal.
+  absl::StatusOr<int64_t> GetTscOffset() const;
+  absl::Status SetTscOffset(int64_t offset);
 
  private:
   friend class Vm;
