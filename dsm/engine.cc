@@ -1,6 +1,7 @@
 #include "dsm/engine.h"
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <type_traits>
 #include <utility>
@@ -103,9 +104,25 @@ void Engine::OnFaults(std::span<const memory::Fault> faults) {
     uint64_t token = next_token_++;
     OpKind kind = KindOf(gfn, access);
     ++stats_.faults[static_cast<size_t>(kind)];
+    if (kind == OpKind::kReadMiss || kind == OpKind::kWriteMiss || kind == OpKind::kUpgrade) {
+      ++misses_by_page_[gfn.value()];
+    }
     waiters_[token] = Waiter{gfn, /*pin=*/false, /*missing=*/!f.wp, kind, NowNs()};
     HandleLocked(FaultEvent{gfn, access, token}, {});
   }
+}
+
+std::vector<std::pair<Gfn, uint64_t>> Engine::HottestPages(size_t count) const {
+  std::vector<std::pair<uint64_t, uint64_t>> all;  // (misses, gfn)
+  {
+    MutexLock lock(&mu_);
+    for (auto [gfn, misses] : misses_by_page_) all.emplace_back(misses, gfn);
+  }
+  count = std::min(count, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(count), all.end(), std::greater<>());
+  std::vector<std::pair<Gfn, uint64_t>> top;
+  for (size_t i = 0; i < count; ++i) top.emplace_back(Gfn(all[i].second), all[i].first);
+  return top;
 }
 
 OpKind Engine::KindOf(Gfn gfn, Access access) const {

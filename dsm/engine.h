@@ -114,6 +114,9 @@ class Engine {
   void Unpin(Gfn gfn, Access access);
 
   EngineStats stats() const;
+  // The pages that faulted most (misses and upgrades, not hits), most first:
+  // the ones bouncing between nodes, e.g. written by vCPUs on two of them.
+  std::vector<std::pair<Gfn, uint64_t>> HottestPages(size_t count) const;
   PageState StateOf(Gfn gfn) const;
   const LocalPages& pages() const { return pages_; }
 
@@ -164,6 +167,7 @@ class Engine {
   absl::flat_hash_map<uint64_t, bool> pin_results_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> misses_by_page_ ABSL_GUARDED_BY(mu_);
 
   // Last: its threads call OnFaults, so they must stop before the rest goes.
   std::unique_ptr<FaultSource> faults_;

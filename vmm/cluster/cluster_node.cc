@@ -1,0 +1,212 @@
+#include "vmm/cluster/cluster_node.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "dvm/log.h"
+#include "dvm/status.h"
+#include "net/factory.h"
+#include "vmm/cluster/dsm_homes.h"
+
+namespace dvm::cluster {
+
+ClusterNode::ClusterNode(const spec::VmSpec& spec, NodeId self, ClusterEvents events)
+    : self_(self), events_(std::move(events)) {
+  for (const spec::NodeSpec& node : spec.nodes) {
+    if (node.id != self) peers_.push_back(node.id);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Create(const spec::VmSpec& spec, NodeId self,
+                                                                 memory::GuestMemory* memory,
+                                                                 ClusterEvents events,
+                                                                 const ClusterOptions& options) {
+  if (spec.FindNode(self) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("the config has no node ", self.value()));
+  }
+  std::unique_ptr<ClusterNode> node(new ClusterNode(spec, self, std::move(events)));
+  ASSIGN_OR_RETURN(node->transport_,
+                   net::MakeTransportForNode(spec, self, {.connect_deadline_ms = options.connect_deadline_ms}));
+  ASSIGN_OR_RETURN(dsm::HomeMap homes, HomeMapFor(spec));
+  // Node 0 loaded the kernel and initrd before this: every page starts
+  // there, and the other nodes fetch what they touch.
+  dsm::EngineOptions engine_options{.self = self,
+                                    .homes = std::move(homes),
+                                    .protocol = {.initial_owner = kDeviceNode},
+                                    .fault_threads = options.fault_threads};
+  ClusterNode* raw = node.get();
+  ASSIGN_OR_RETURN(node->engine_,
+                   dsm::Engine::Create(std::move(engine_options), memory, node->transport_.get(),
+                                       [raw](const absl::Status& s) {
+                                         raw->events_.on_failure(absl::StrCat("guest memory: ", s.message()));
+                                       }));
+  node->apic_link_ = std::make_unique<ApicLink>(node->transport_.get(), node->peers_, kDeviceNode);
+  node->forwarder_ = std::make_unique<IoForwarder>(node->transport_.get(), kDeviceNode);
+  return node;
+}
+
+ClusterNode::~ClusterNode() { Stop(); }
+
+void ClusterNode::ServeIo(IoServer::Executor execute) {
+  io_server_ = std::make_unique<IoServer>(transport_.get(), std::move(execute));
+}
+
+absl::Status ClusterNode::Start() {
+  net::Callbacks callbacks{
+      .on_message = [this](const net::Received& m) { OnMessage(m); },
+      .on_peer_down = [this](NodeId peer, const absl::Status& why) { OnPeerDown(peer, why); },
+  };
+  RETURN_IF_ERROR(transport_->Start(std::move(callbacks)));
+  return engine_->Start();
+}
+
+void ClusterNode::OnMessage(const net::Received& m) {
+  switch (m.channel) {
+    case dsm::kDsmChannel:
+      engine_->OnMessage(m);
+      return;
+    case kApicChannel:
+      apic_link_->OnMessage(m);
+      return;
+    case kIoChannel:
+      if (m.type == kIoRequest && io_server_ != nullptr) {
+        io_server_->OnRequest(m);
+      } else if (m.type == kIoReply) {
+        forwarder_->OnReply(m);
+      } else {
+        bad_control_.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+    case kControlChannel:
+      OnControl(m);
+      return;
+    default:
+      bad_control_.fetch_add(1, std::memory_order_relaxed);
+      DVM_LOG_EVERY_SEC(WARNING, 1.0) << "dropped a message on unknown channel " << m.channel << " from node "
+                                      << m.from.value();
+  }
+}
+
+void ClusterNode::OnControl(const net::Received& m) {
+  if (m.type == kClockSync && m.from == kDeviceNode) {
+    if (absl::StatusOr<ClockSync> clock = DecodeClockSync(m.body); clock.ok()) {
+      MutexLock lock(&mu_);
+      clock_ = *clock;
+      cv_.NotifyAll();
+      return;
+    }
+  } else if (m.type == kVmEnded) {
+    if (absl::StatusOr<VmEnded> end = DecodeVmEnded(m.body); end.ok()) {
+      events_.on_peer_end(*end);
+      return;
+    }
+  } else if (m.type == kNodeLeft && m.body.empty()) {
+    MutexLock lock(&mu_);
+    left_.insert(m.from.value());
+    cv_.NotifyAll();
+    return;
+  }
+  bad_control_.fetch_add(1, std::memory_order_relaxed);
+  DVM_LOG_EVERY_SEC(WARNING, 1.0) << "dropped a malformed control message (type " << m.type << ") from node "
+                                  << m.from.value();
+}
+
+void ClusterNode::OnPeerDown(NodeId peer, const absl::Status& why) {
+  {
+    MutexLock lock(&mu_);
+    down_.insert(peer.value());
+    cv_.NotifyAll();
+    // A peer that left needs nothing from us and holds nothing we need.
+    if (left_.contains(peer.value())) return;
+  }
+  // The death first: the VM's end names it, and the pages the engine then
+  // reports lost with the peer add nothing a user needs.
+  events_.on_failure(absl::StrCat("node ", peer.value(), " died: ", why.message()));
+  engine_->OnPeerDown(peer);
+  forwarder_->OnPeerDown(peer);
+}
+
+void ClusterNode::SendClock(const ClockSync& clock) {
+  auto body = EncodeClockSync(clock);
+  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kClockSync, body).IgnoreError();
+  transport_->Flush();
+}
+
+absl::StatusOr<ClockSync> ClusterNode::WaitForClock(std::chrono::seconds timeout) {
+  MutexLock lock(&mu_);
+  cv_.WaitFor(&mu_, timeout, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return clock_.has_value() || down_.contains(kDeviceNode.value());
+  });
+  if (clock_) return *clock_;
+  return absl::UnavailableError(absl::StrCat("node ", kDeviceNode.value(), " did not send its clock within ",
+                                             timeout.count(), " s"));
+}
+
+void ClusterNode::AnnounceEnd(const VmEnded& end) {
+  std::vector<uint8_t> body = EncodeVmEnded(end);
+  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kVmEnded, body).IgnoreError();
+  transport_->Flush();
+}
+
+bool ClusterNode::Leave(std::chrono::seconds timeout) {
+  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kNodeLeft, {}).IgnoreError();
+  transport_->Flush();
+  MutexLock lock(&mu_);
+  return cv_.WaitFor(&mu_, timeout, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (NodeId peer : peers_) {
+      if (!left_.contains(peer.value()) && !down_.contains(peer.value())) return false;
+    }
+    return true;
+  });
+}
+
+void ClusterNode::Stop() {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  transport_->Stop();
+  io_server_.reset();
+  engine_->Stop();
+}
+
+std::string ClusterNode::StatsText() const {
+  dsm::EngineStats s = engine_->stats();
+  std::string out = absl::StrFormat("node %u DSM faults:", self_.value());
+  for (size_t k = 0; k < dsm::kNumOpKinds; ++k) {
+    const dsm::LatencyHistogram& h = s.latency[k];
+    absl::StrAppendFormat(&out, " %s %u", dsm::OpKindName(static_cast<dsm::OpKind>(k)), s.faults[k]);
+    if (h.count() > 0) {
+      absl::StrAppendFormat(&out, " (p50 %.1f us, p99 %.1f us)", h.Percentile(0.5) / 1e3, h.Percentile(0.99) / 1e3);
+    }
+    out += k + 1 < dsm::kNumOpKinds ? "," : "\n";
+  }
+  absl::StrAppendFormat(&out,
+                        "node %u DSM pages: %u received (%s), %u zero-filled, %u made writable, %u write-protected, "
+                        "%u dropped; %u messages sent, %u received, %u malformed\n",
+                        self_.value(), s.installs, FormatSize(s.installs * kPageSize), s.materialized,
+                        s.made_writable, s.write_protected, s.drops, s.messages_sent, s.messages_received,
+                        s.bad_messages);
+  std::vector<std::string> hot;
+  for (auto [gfn, misses] : engine_->HottestPages(6)) {
+    hot.push_back(absl::StrFormat("%#x x %u", gfn.value() * kPageSize, misses));
+  }
+  if (!hot.empty()) {
+    absl::StrAppendFormat(&out, "node %u DSM hottest pages (RAM offset x misses): %s\n", self_.value(),
+                          absl::StrJoin(hot, ", "));
+  }
+  absl::StrAppendFormat(&out, "node %u interrupts: %u sent to other nodes, %u received; I/O: %u forwarded",
+                        self_.value(), apic_link_->sent(), apic_link_->received(), forwarder_->forwarded());
+  if (io_server_ != nullptr) absl::StrAppendFormat(&out, ", %u served for other nodes", io_server_->served());
+  out += "\n";
+  for (NodeId peer : peers_) {
+    net::PeerCounters c = transport_->counters(peer);
+    absl::StrAppendFormat(&out, "node %u link to node %u: %u messages (%s) sent, %u (%s) received, %u retransmits\n",
+                          self_.value(), peer.value(), c.msgs_sent, FormatSize(c.bytes_sent), c.msgs_received,
+                          FormatSize(c.bytes_received), c.retransmits);
+  }
+  return out;
+}
+
+}  // namespace dvm::cluster
