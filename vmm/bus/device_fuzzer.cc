@@ -57,7 +57,8 @@ struct Machine {
   bus::Bus pio{"pio"}, mmio{"mmio"};
   machine::TimerLoop timers{&clock};  // never started: writes only poke it
   machine::IoCounters counters;
-  machine::VcpuIoRouter router{&pio, &mmio, &lapic0, &timers, &counters};
+  machine::LocalDevices devices{&pio, &mmio, &timers, &counters};
+  machine::VcpuIoRouter router{&lapic0, &timers, &devices};
 
   Machine() {
     apic_bus.Attach(&lapic0);

@@ -1,7 +1,10 @@
 #include "vmm/machine/machine.h"
 
+#include <time.h>
+
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,6 +13,7 @@
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/linux_loader.h"
 #include "vmm/bus/bus.h"
+#include "vmm/cluster/cluster_node.h"
 #include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/pit.h"
@@ -87,19 +91,27 @@ struct Machine::Parts {
     std::optional<kvm::Vcpu> kvm_vcpu;
     std::unique_ptr<irq::Lapic> lapic;
     std::optional<vcpu::KvmBackend> backend;
+    std::unique_ptr<ForwardedDevices> forwarded;  // on nodes without the devices
     std::unique_ptr<VcpuIoRouter> io;
     std::unique_ptr<vcpu::Runner> runner;
   };
 
   explicit Parts(Machine* m) : power(m), timers(&clock) {}
 
+  bool device_node() const { return self == cluster::kDeviceNode; }
+
   spec::VmSpec spec;
+  NodeId self;
+  std::chrono::seconds stop_timeout{20};
   std::optional<kvm::Kvm> kvm;
   std::optional<kvm::Vm> vm;
   std::optional<memory::GuestMemory> memory;
+  // With several nodes; destroyed after everything that may touch guest RAM
+  // or send to a peer, before the memory it keeps coherent.
+  std::unique_ptr<cluster::ClusterNode> cluster;
   hw::MonotonicClock clock;
   Power power;
-  irq::ApicBus apic_bus;
+  std::optional<irq::ApicBus> apic_bus;
   std::unique_ptr<irq::Ioapic> ioapic;
   irq::PicPair pic;
   std::vector<std::unique_ptr<irq::IsaIrqLine>> isa_irqs;
@@ -114,6 +126,7 @@ struct Machine::Parts {
   bus::Bus mmio{"mmio"};
   TimerLoop timers;
   IoCounters io_counters;
+  std::optional<LocalDevices> devices;  // the device node's buses
   std::unique_ptr<ConsoleInput> console_in;
   std::vector<std::unique_ptr<Vcpu>> vcpus;
 };
@@ -124,8 +137,6 @@ namespace {
 // the bootstrap processor's entry state. Needs no KVM, so a bad kernel or a
 // memory size too small is reported the same with or without /dev/kvm.
 absl::StatusOr<boot::BootCpuState> LoadGuest(Machine::Parts& p) {
-  ASSIGN_OR_RETURN(memory::GuestMemory memory, memory::GuestMemory::Create(p.spec.memory_bytes, "dvm-guest-ram"));
-  p.memory.emplace(std::move(memory));
   ASSIGN_OR_RETURN(std::vector<uint8_t> kernel, ReadFile(p.spec.kernel, kMaxKernelBytes, "kernel"));
   std::vector<uint8_t> initrd;
   if (!p.spec.initrd.empty()) {
@@ -154,7 +165,7 @@ absl::Status MapMemory(Machine::Parts& p) {
 }
 
 absl::Status BuildDevices(Machine::Parts& p, const MachineOptions& options, Machine* machine) {
-  p.ioapic = std::make_unique<irq::Ioapic>(layout::kIoapicId, &p.apic_bus);
+  p.ioapic = std::make_unique<irq::Ioapic>(layout::kIoapicId, &*p.apic_bus);
   for (uint8_t irq = 0; irq < 16; ++irq) {
     p.isa_irqs.push_back(std::make_unique<irq::IsaIrqLine>(irq, &p.pic, p.ioapic.get()));
   }
@@ -194,25 +205,41 @@ absl::Status RegisterDevices(Machine::Parts& p) {
   pio.Freeze();
   p.mmio.Freeze();
   p.timers.Add({[&p] { return p.pit->NextDeadlineNs(); }, [&p] { p.pit->Tick(); }});
+  p.devices.emplace(&p.pio, &p.mmio, &p.timers, &p.io_counters);
   return absl::OkStatus();
 }
 
 absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::VcpuEnd&)>& on_end) {
   ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, p.kvm->GetSupportedCpuid());
   ASSIGN_OR_RETURN(size_t run_size, p.kvm->VcpuMmapSize());
-  for (uint32_t i = 0; i < p.spec.vcpu_count; ++i) {
+  // The device node's LAPICs tell its IOAPIC of level-triggered EOIs
+  // directly; the other nodes' through the link.
+  irq::EoiSink* eoi = p.device_node() ? static_cast<irq::EoiSink*>(p.ioapic.get()) : &p.cluster->apic_link();
+  for (VcpuId id : p.spec.FindNode(p.self)->vcpus) {
+    const uint32_t i = id.value();
     auto slot = std::make_unique<Machine::Parts::Vcpu>();
-    ASSIGN_OR_RETURN(kvm::Vcpu kvm_vcpu, p.vm->CreateVcpu(VcpuId(i)));
+    ASSIGN_OR_RETURN(kvm::Vcpu kvm_vcpu, p.vm->CreateVcpu(id));
     slot->kvm_vcpu.emplace(std::move(kvm_vcpu));
     RETURN_IF_ERROR(Annotate(SetupVcpu(*slot->kvm_vcpu, supported, i, p.spec.vcpu_count),
                              absl::StrCat("setting up vCPU ", i)));
     ASSIGN_OR_RETURN(vcpu::KvmBackend backend, vcpu::KvmBackend::Create(&*slot->kvm_vcpu, run_size));
     slot->backend.emplace(std::move(backend));
     const bool bsp = i == 0;
-    slot->lapic = std::make_unique<irq::Lapic>(static_cast<uint8_t>(i), bsp, &p.clock, &p.apic_bus, p.ioapic.get());
-    p.apic_bus.Attach(slot->lapic.get());
-    slot->io = std::make_unique<VcpuIoRouter>(&p.pio, &p.mmio, slot->lapic.get(), &p.timers, &p.io_counters);
-    slot->runner = std::make_unique<vcpu::Runner>(VcpuId(i), bsp, &*slot->backend, slot->lapic.get(),
+    slot->lapic = std::make_unique<irq::Lapic>(static_cast<uint8_t>(i), bsp, &p.clock, &*p.apic_bus, eoi);
+    p.apic_bus->Attach(slot->lapic.get());
+    vcpu::VcpuIo* devices = nullptr;
+    if (p.device_node()) {
+      devices = &*p.devices;
+    } else {
+      slot->forwarded = std::make_unique<ForwardedDevices>(&p.cluster->forwarder(), id);
+      devices = slot->forwarded.get();
+    }
+    if (p.cluster) {
+      cluster::ApicLink* link = &p.cluster->apic_link();
+      slot->lapic->SetAddressingListener([link](const irq::ApicAddressing& a) { link->Announce(a); });
+    }
+    slot->io = std::make_unique<VcpuIoRouter>(slot->lapic.get(), &p.timers, devices);
+    slot->runner = std::make_unique<vcpu::Runner>(id, bsp, &*slot->backend, slot->lapic.get(),
                                                   bsp ? &p.pic : nullptr, slot->io.get(), on_end);
     vcpu::Runner* runner = slot->runner.get();
     slot->lapic->SetKick([runner] { runner->Wake(); });
@@ -220,10 +247,95 @@ absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::
     p.timers.Add({[lapic] { return lapic->NextDeadlineNs(); }, [lapic] { lapic->Tick(); }});
     p.vcpus.push_back(std::move(slot));
   }
-  // The PIC's INTR pin reaches the bootstrap processor (through LINT0).
-  vcpu::Runner* bsp_runner = p.vcpus[0]->runner.get();
-  p.pic.SetKick([bsp_runner] { bsp_runner->Wake(); });
+  if (p.device_node()) {
+    // The PIC's INTR pin reaches the bootstrap processor (through LINT0),
+    // which the spec places on the device node.
+    vcpu::Runner* bsp_runner = p.vcpus[0]->runner.get();
+    p.pic.SetKick([bsp_runner] { bsp_runner->Wake(); });
+  }
   return absl::OkStatus();
+}
+
+// Joins this node to the others: the DSM takes over guest RAM, the APIC bus
+// learns where every other vCPU is, and the device node serves forwarded I/O.
+absl::Status JoinCluster(Machine::Parts& p, const MachineOptions& options, Machine* machine) {
+  cluster::ClusterEvents events{
+      .on_peer_end =
+          [machine](const cluster::VmEnded& end) {
+            auto reason = end.reason <= static_cast<uint8_t>(EndReason::kStopped) ? static_cast<EndReason>(end.reason)
+                                                                                  : EndReason::kFailed;
+            machine->EndAsPeerSaid(reason, end.exit_status, end.detail);
+          },
+      .on_failure = [machine](const std::string& detail) { machine->End(EndReason::kFailed, 1, detail); },
+  };
+  ASSIGN_OR_RETURN(p.cluster, cluster::ClusterNode::Create(p.spec, p.self, &*p.memory, std::move(events),
+                                                           {.connect_deadline_ms = options.connect_deadline_ms}));
+  return absl::OkStatus();
+}
+
+// Every node's APIC bus starts out knowing the other nodes' vCPUs by their
+// reset addressing (APIC ID = vCPU index); the nodes announce changes.
+void SeedRemoteVcpus(Machine::Parts& p) {
+  for (const spec::NodeSpec& node : p.spec.nodes) {
+    if (node.id == p.self) continue;
+    for (VcpuId v : node.vcpus) {
+      p.apic_bus->UpdateRemoteVcpu(node.id, {.id = static_cast<uint8_t>(v.value())});
+    }
+  }
+}
+
+uint64_t RealtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// One guest, one clock: every node's KVM VM gets node 0's kvm-clock and its
+// vCPUs node 0's TSC offset. On one host that makes them equal (the host TSC
+// and CLOCK_REALTIME are shared); across hosts the kvm-clock is carried over
+// by CLOCK_REALTIME, so it is as close as the hosts' NTP keeps them, and the
+// TSCs are not aligned (the guest then prefers kvm-clock).
+absl::Status SyncClock(Machine::Parts& p) {
+  if (p.device_node()) {
+    ASSIGN_OR_RETURN(kvm_clock_data clock, p.vm->GetClock());
+    ASSIGN_OR_RETURN(int64_t tsc_offset, p.vcpus[0]->kvm_vcpu->GetTscOffset());
+    const bool kvm_realtime = (clock.flags & KVM_CLOCK_REALTIME) != 0;
+    p.cluster->SendClock({.kvmclock_ns = clock.clock,
+                          .realtime_ns = kvm_realtime ? clock.realtime : RealtimeNs(),
+                          .kvm_flags = clock.flags & KVM_CLOCK_REALTIME,
+                          .tsc_offset = tsc_offset});
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(cluster::ClockSync sync, p.cluster->WaitForClock(std::chrono::seconds(30)));
+  kvm_clock_data clock{};
+  clock.clock = sync.kvmclock_ns;
+  clock.realtime = sync.realtime_ns;
+  clock.flags = sync.kvm_flags & KVM_CLOCK_REALTIME;
+  if (clock.flags == 0) {
+    // KVM cannot move the clock on by the time the message took: do it here.
+    uint64_t now = RealtimeNs();
+    if (now > sync.realtime_ns) clock.clock += now - sync.realtime_ns;
+  }
+  RETURN_IF_ERROR(Annotate(p.vm->SetClock(clock), "adopting node 0's kvm-clock"));
+  for (auto& v : p.vcpus) {
+    RETURN_IF_ERROR(Annotate(v->kvm_vcpu->SetTscOffset(sync.tsc_offset), "adopting node 0's TSC offset"));
+  }
+  return absl::OkStatus();
+}
+
+// Stops the vCPU threads, waiting at most `timeout`: a thread blocked in a
+// fault on a page a dead node held never returns. True if all stopped.
+bool StopVcpus(Machine::Parts& p, std::chrono::seconds timeout) {
+  for (auto& v : p.vcpus) v->runner->RequestStop();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& v : p.vcpus) {
+    while (v->runner->state() != vcpu::RunState::kExited && v->runner->state() != vcpu::RunState::kCreated) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  for (auto& v : p.vcpus) v->runner->Join();
+  return true;
 }
 
 }  // namespace
@@ -231,26 +343,58 @@ absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::
 Machine::Machine() : parts_(std::make_unique<Parts>(this)) {}
 
 Machine::~Machine() {
-  // Stop the threads before the parts they use are destroyed.
+  // Stop the threads before the parts they use are destroyed; the cluster
+  // last, so that no message reaches a LAPIC or device that is gone.
   for (auto& v : parts_->vcpus) v->runner->RequestStop();
   for (auto& v : parts_->vcpus) v->runner->Join();
   parts_->timers.Stop();
   if (parts_->console_in) parts_->console_in->Stop();
+  if (parts_->cluster) parts_->cluster->Stop();
 }
 
 absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spec, const MachineOptions& options) {
   std::unique_ptr<Machine> machine(new Machine());
   Parts& p = *machine->parts_;
   p.spec = spec;
-  ASSIGN_OR_RETURN(boot::BootCpuState bsp_state, LoadGuest(p));
+  p.self = options.node;
+  p.stop_timeout = options.stop_timeout;
+  if (spec.FindNode(p.self) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("the config has no node ", p.self.value()));
+  }
+  const bool distributed = spec.nodes.size() > 1;
+  ASSIGN_OR_RETURN(memory::GuestMemory memory, memory::GuestMemory::Create(spec.memory_bytes, "dvm-guest-ram"));
+  p.memory.emplace(std::move(memory));
+  boot::BootCpuState bsp_state;
+  if (p.device_node()) {
+    ASSIGN_OR_RETURN(bsp_state, LoadGuest(p));
+  }
   ASSIGN_OR_RETURN(kvm::Kvm kvm, kvm::Kvm::Open(options.kvm_device));
   p.kvm.emplace(std::move(kvm));
   ASSIGN_OR_RETURN(kvm::Vm vm, p.kvm->CreateVm());
   p.vm.emplace(std::move(vm));
   RETURN_IF_ERROR(MapMemory(p));
-  RETURN_IF_ERROR(BuildDevices(p, options, machine.get()));
+  if (distributed) RETURN_IF_ERROR(JoinCluster(p, options, machine.get()));
+  p.apic_bus.emplace(distributed ? &p.cluster->apic_link() : nullptr);
+  if (distributed) {
+    p.cluster->apic_link().Attach(&*p.apic_bus);
+    SeedRemoteVcpus(p);
+  }
   Machine* raw = machine.get();
-  RETURN_IF_ERROR(RegisterDevices(p));
+  if (p.device_node()) {
+    RETURN_IF_ERROR(BuildDevices(p, options, raw));
+    RETURN_IF_ERROR(RegisterDevices(p));
+    if (distributed) {
+      p.cluster->apic_link().AttachIoapic(p.ioapic.get());
+      p.cluster->ServeIo([&p](VcpuId, cluster::IoSpace space, uint64_t address, std::span<uint8_t> data,
+                              bool is_write) {
+        if (space == cluster::IoSpace::kPio) {
+          p.devices->Pio(static_cast<uint16_t>(address), data, is_write);
+        } else {
+          p.devices->Mmio(Gpa(address), data, is_write);
+        }
+      });
+    }
+  }
   RETURN_IF_ERROR(BuildVcpus(p, [raw](const vcpu::VcpuEnd& end) {
     std::string who = absl::StrCat("vCPU ", end.vcpu.value(), ": ");
     switch (end.action) {
@@ -264,16 +408,37 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(const spec::VmSpec& spe
         raw->End(EndReason::kFailed, 1, who + end.detail);
     }
   }));
-  RETURN_IF_ERROR(SetBootState(*p.vcpus[0]->kvm_vcpu, bsp_state));
-  if (options.console_in_fd >= 0) p.console_in = std::make_unique<ConsoleInput>(options.console_in_fd, p.serial.get());
+  if (p.device_node()) {
+    RETURN_IF_ERROR(SetBootState(*p.vcpus[0]->kvm_vcpu, bsp_state));
+    if (options.console_in_fd >= 0) {
+      p.console_in = std::make_unique<ConsoleInput>(options.console_in_fd, p.serial.get());
+    }
+  }
+  if (distributed) {
+    // Everything that takes messages exists now: meet the other nodes.
+    RETURN_IF_ERROR(p.cluster->Start());
+    RETURN_IF_ERROR(SyncClock(p));
+  }
   return machine;
 }
 
-void Machine::End(EndReason reason, int exit_status, std::string detail) {
+bool Machine::RecordEnd(EndReason reason, int exit_status, std::string detail) {
   MutexLock lock(&mu_);
-  if (end_) return;  // the first ending wins
+  if (end_) return false;  // the first ending wins
   end_ = MachineEnd{reason, exit_status, std::move(detail)};
   cv_.NotifyAll();
+  return true;
+}
+
+void Machine::EndAsPeerSaid(EndReason reason, int exit_status, std::string detail) {
+  RecordEnd(reason, exit_status, std::move(detail));
+}
+
+void Machine::End(EndReason reason, int exit_status, std::string detail) {
+  const bool tell_peers = parts_->cluster != nullptr;
+  std::string text = tell_peers ? absl::StrCat("node ", parts_->self.value(), ": ", detail) : detail;
+  cluster::VmEnded message{.exit_status = exit_status, .reason = static_cast<uint8_t>(reason), .detail = text};
+  if (RecordEnd(reason, exit_status, std::move(text)) && tell_peers) parts_->cluster->AnnounceEnd(message);
 }
 
 void Machine::Stop(const std::string& why) { End(EndReason::kStopped, 130, why); }
@@ -289,10 +454,17 @@ MachineEnd Machine::Run() {
     cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return end_.has_value(); });
     end = *end_;
   }
-  for (auto& v : p.vcpus) v->runner->RequestStop();
-  for (auto& v : p.vcpus) v->runner->Join();
+  if (!StopVcpus(p, p.stop_timeout)) {
+    end.threads_stuck = true;
+    absl::StrAppend(&end.detail, "; a vCPU did not stop within ", p.stop_timeout.count(),
+                    " s (it waits on guest memory or I/O that another node held)");
+    return end;
+  }
   p.timers.Stop();
   if (p.console_in) p.console_in->Stop();
+  if (p.cluster && !p.cluster->Leave(p.stop_timeout)) {
+    absl::StrAppend(&end.detail, "; some node did not finish within ", p.stop_timeout.count(), " s");
+  }
   return end;
 }
 
@@ -308,6 +480,7 @@ std::string Machine::StatsText() const {
   const IoCounters& c = parts_->io_counters;
   absl::StrAppendFormat(&out, "unclaimed accesses: %u port (%s), %u MMIO (last %#x)\n", c.unclaimed_pio.load(),
                         c.TopUnclaimedPorts(4), c.unclaimed_mmio.load(), c.last_unclaimed_mmio.load());
+  if (parts_->cluster) out += parts_->cluster->StatsText();
   return out;
 }
 

@@ -25,7 +25,7 @@ std::string IoCounters::TopUnclaimedPorts(size_t count) const {
   return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
 }
 
-void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
+void LocalDevices::Access(const bus::Bus* bus, uint64_t address, std::span<uint8_t> data, bool is_write,
                           std::atomic<uint64_t>& unclaimed) {
   std::optional<bus::Bus::Hit> hit = bus->Lookup(address, data.size());
   if (!hit) {
@@ -47,8 +47,33 @@ void VcpuIoRouter::Access(const bus::Bus* bus, uint64_t address, std::span<uint8
   }
 }
 
-void VcpuIoRouter::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
+void LocalDevices::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
   Access(pio_, port, data, is_write, counters_->unclaimed_pio);
+}
+
+void LocalDevices::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
+  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio);
+}
+
+void ForwardedDevices::Forward(cluster::IoSpace space, uint64_t address, std::span<uint8_t> data,
+                               bool is_write) {
+  absl::Status s = forwarder_->Forward(vcpu_, space, address, data, is_write);
+  if (!s.ok()) {
+    DVM_LOG_EVERY_SEC(WARNING, 1.0) << "vCPU " << vcpu_.value() << ": " << s.message();
+    if (!is_write) std::memset(data.data(), 0xff, data.size());
+  }
+}
+
+void ForwardedDevices::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
+  Forward(cluster::IoSpace::kPio, port, data, is_write);
+}
+
+void ForwardedDevices::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
+  Forward(cluster::IoSpace::kMmio, address.value(), data, is_write);
+}
+
+void VcpuIoRouter::Pio(uint16_t port, std::span<uint8_t> data, bool is_write) {
+  devices_->Pio(port, data, is_write);
 }
 
 void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
@@ -63,7 +88,7 @@ void VcpuIoRouter::Mmio(Gpa address, std::span<uint8_t> data, bool is_write) {
     }
     return;
   }
-  Access(mmio_, address.value(), data, is_write, counters_->unclaimed_mmio);
+  devices_->Mmio(address, data, is_write);
 }
 
 }  // namespace dvm::machine

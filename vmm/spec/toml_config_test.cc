@@ -84,10 +84,10 @@ vcpu_count = 2
 [[node]]
 id = 1
 address = "[fd00::2]:7000"
-vcpus = [0, 3]
+vcpus = [1, 3]
 )");
   ASSERT_TRUE(r.spec) << r.errors[0].ToString();
-  EXPECT_EQ(r.spec->nodes[0].vcpus, (std::vector<VcpuId>{VcpuId(1), VcpuId(2)}));
+  EXPECT_EQ(r.spec->nodes[0].vcpus, (std::vector<VcpuId>{VcpuId(0), VcpuId(2)}));
   EXPECT_EQ(r.spec->nodes[1].address.host, "fd00::2");
   EXPECT_EQ(r.spec->nodes[1].address.port, 7000);
 }

@@ -150,6 +150,10 @@ void ValidateNodes(const VmSpec& spec, Problems& p) {
     p.Add("node", absl::StrCat("vCPU ", absl::StrJoin(unplaced, ", "), unplaced.size() == 1 ? " is" : " are",
                                " not placed on any node"));
   }
+  // Node 0 holds the devices and the PIC, whose INTR pin reaches vCPU 0.
+  if (auto it = node_of_vcpu.find(0); it != node_of_vcpu.end() && spec.nodes[it->second].id.value() != 0) {
+    p.Add(NodeField(it->second, "vcpus"), "vCPU 0 (the bootstrap processor) must be on node 0, which holds the devices");
+  }
 }
 
 void ValidateDsm(const VmSpec& spec, Problems& p) {

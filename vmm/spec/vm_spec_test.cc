@@ -57,6 +57,12 @@ TEST_F(VmSpecTest, FindsNodeOfVcpu) {
   EXPECT_EQ(spec_.FindNode(NodeId(2)), nullptr);
 }
 
+TEST_F(VmSpecTest, BootstrapProcessorIsOnTheDeviceNode) {
+  spec_.nodes[0].vcpus = {VcpuId(1)};
+  spec_.nodes[1].vcpus = {VcpuId(0)};
+  EXPECT_THAT(Check(), HasError("node[1].vcpus", "vCPU 0 (the bootstrap processor) must be on node 0"));
+}
+
 TEST_F(VmSpecTest, RangeHomesMustTileMemory) {
   spec_.dsm.home = HomePolicy::kRange;
   spec_.dsm.ranges = {{Gpa(0), 128 * kMiB, NodeId(0)}, {Gpa(128 * kMiB), 128 * kMiB, NodeId(1)}};
