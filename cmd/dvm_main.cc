@@ -1,14 +1,18 @@
 // dvm: the command-line front end. Exit codes: 0 success, 1 the VM or a node
-// failed, 2 bad usage or a bad config, 3 the requested feature is not built yet.
+// failed, 2 bad usage or a bad config; otherwise the status the guest wrote to
+// the exit port.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "cmd/local_nodes.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/machine/machine.h"
 #include "vmm/spec/plan.h"
@@ -19,7 +23,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr int kExitNotBuilt = 3;
 
 constexpr char kUsage[] =
     "usage: dvm COMMAND [ARGS]\n"
@@ -36,7 +39,7 @@ constexpr char kUsage[] =
     "  --help              show this text\n"
     "  --version           show the version\n"
     "\n"
-    "exit status: 0 ok, 1 the VM failed, 2 bad usage or config, 3 not built yet\n"
+    "exit status: 0 ok, 1 the VM failed, 2 bad usage or config\n"
     "config reference: README.md\n";
 
 // Loads and validates; prints every error to stderr. Returns nullopt on errors.
@@ -59,31 +62,26 @@ int CheckConfig(const std::string& path) {
   return kExitOk;
 }
 
-int NotBuiltYet(const char* command, const std::string& path) {
-  if (!LoadOrReport(path)) return kExitUsage;
-  std::fprintf(stderr,
-               "dvm %s: the config is valid, but this dvm cannot run a VM on several nodes\n"
-               "yet: the distributed node runtime (issue 9) is not built. Single-node\n"
-               "configs run with `dvm run`. `dvm check-config %s` shows the plan.\n",
-               command, path.c_str());
-  return kExitNotBuilt;
-}
-
-// Turns SIGINT/SIGTERM into a clean stop of the machine. The signals are
+// Turns SIGINT/SIGTERM into a clean stop of the machine, and SIGUSR2 into
+// its statistics on stderr (`kill -USR2 PID` on any node). The signals are
 // blocked in every thread (set before any starts) and taken here by sigwait.
-class StopOnSignal {
+class SignalThread {
  public:
-  explicit StopOnSignal(dvm::machine::Machine* machine) {
+  explicit SignalThread(dvm::machine::Machine* machine) {
     thread_ = std::thread([this, machine] {
       sigset_t set = Signals();
       timespec tick{0, 100'000'000};
       while (!done_.load()) {
         int sig = sigtimedwait(&set, nullptr, &tick);
-        if (sig > 0) machine->Stop(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+        if (sig == SIGUSR2) {
+          std::fputs(machine->StatsText().c_str(), stderr);
+        } else if (sig > 0) {
+          machine->Stop(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+        }
       }
     });
   }
-  ~StopOnSignal() {
+  ~SignalThread() {
     done_ = true;
     thread_.join();
   }
@@ -92,6 +90,7 @@ class StopOnSignal {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
     return set;
   }
 
@@ -100,30 +99,76 @@ class StopOnSignal {
   std::thread thread_;
 };
 
-int Run(const std::string& path) {
-  auto spec = LoadOrReport(path);
-  if (!spec) return kExitUsage;
-  if (spec->nodes.size() > 1) return NotBuiltYet("run", path);
-  sigset_t signals = StopOnSignal::Signals();
+// Runs one node of the VM in this process until the guest ends; returns the
+// exit status. `who` prefixes messages ("dvm run", "dvm node 1").
+int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& who) {
+  sigset_t signals = SignalThread::Signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (absl::Status s = dvm::kvm::InstallKickSignalHandler(); !s.ok()) {
-    std::fprintf(stderr, "dvm run: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "%s: %s\n", who.c_str(), std::string(s.message()).c_str());
     return kExitFailed;
   }
-  auto machine = dvm::machine::Machine::Create(*spec, dvm::machine::MachineOptions{});
+  dvm::machine::MachineOptions options;
+  options.node = node;
+  if (node.value() != 0) options.console_in_fd = -1;  // the console is node 0's
+  auto machine = dvm::machine::Machine::Create(spec, options);
   if (!machine.ok()) {
-    std::fprintf(stderr, "dvm run: %s\n", std::string(machine.status().message()).c_str());
+    std::fprintf(stderr, "%s: %s\n", who.c_str(), std::string(machine.status().message()).c_str());
     bool bad_input = absl::IsInvalidArgument(machine.status()) || absl::IsResourceExhausted(machine.status());
     return bad_input ? kExitUsage : kExitFailed;
   }
   dvm::machine::MachineEnd end;
   {
-    StopOnSignal stop_on_signal(machine->get());
+    SignalThread signal_thread(machine->get());
     end = (*machine)->Run();
   }
-  std::fprintf(stderr, "dvm run: %s (exit status %d)\n", end.detail.c_str(), end.exit_status);
+  std::fprintf(stderr, "%s: %s (exit status %d)\n", who.c_str(), end.detail.c_str(), end.exit_status);
   if (std::getenv("DVM_STATS") != nullptr) std::fputs((*machine)->StatsText().c_str(), stderr);
+  if (end.threads_stuck) {
+    // A vCPU thread waits for good on a page or reply a dead node held: the
+    // machine cannot be taken apart under it. Leave now.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(end.exit_status);
+  }
   return end.exit_status;
+}
+
+int Run(const std::string& path) {
+  auto spec = LoadOrReport(path);
+  if (!spec) return kExitUsage;
+  if (spec->nodes.size() == 1) return RunNode(*spec, dvm::NodeId(0), "dvm run");
+  // The other local nodes are started before node 0 (this process) creates
+  // any thread; node 0 then waits for all of them to connect.
+  dvm::cmd::LocalNodes nodes;
+  char self_exe[4096];
+  ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+  self_exe[n > 0 ? n : 0] = '\0';
+  if (absl::Status s = nodes.Start(self_exe, path, *spec); !s.ok()) {
+    std::fprintf(stderr, "dvm run: %s\n", std::string(s.message()).c_str());
+    return kExitFailed;
+  }
+  int status = RunNode(*spec, dvm::NodeId(0), "dvm run");
+  for (const std::string& problem : nodes.Finish(std::chrono::seconds(30))) {
+    std::fprintf(stderr, "dvm run: %s\n", problem.c_str());
+  }
+  return status;
+}
+
+int Node(const std::string& path, int argc, char** argv) {
+  uint32_t id = 0;
+  if (argc != 5 || std::strcmp(argv[3], "--id") != 0 || !absl::SimpleAtoi(argv[4], &id)) {
+    std::fprintf(stderr, "usage: dvm node FILE --id N\n");
+    return kExitUsage;
+  }
+  auto spec = LoadOrReport(path);
+  if (!spec) return kExitUsage;
+  if (spec->FindNode(dvm::NodeId(id)) == nullptr) {
+    std::fprintf(stderr, "dvm node: %s has no node %u (ids are 0..%zu)\n", path.c_str(), id,
+                 spec->nodes.size() - 1);
+    return kExitUsage;
+  }
+  return RunNode(*spec, dvm::NodeId(id), "dvm node " + std::to_string(id));
 }
 
 }  // namespace
@@ -155,7 +200,7 @@ int main(int argc, char** argv) {
       return CheckConfig(argv[2]);
     }
     if (command == "run") return Run(argv[2]);
-    return NotBuiltYet(command.c_str(), argv[2]);
+    return Node(argv[2], argc, argv);
   }
   std::fprintf(stderr, "dvm: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;
