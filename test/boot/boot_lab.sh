@@ -1,8 +1,9 @@
 #!/bin/bash
 # boot_lab.sh DVM BUILD_DIR [KERNEL] (runs inside the lab; boot_lab_host.sh starts it): boots Debian's kernel with
 # the test initramfs, with 1 vCPU and with 4, and checks every step the guest
-# reports: init reached, the CPU count it sees, the 4-thread job's result, and
-# a clean end through the exit port with status 0.
+# reports: init reached, the CPU count it sees, the 4-thread job's result, the
+# TSO litmus tests (test/initramfs/litmus.c), and a clean end through the exit
+# port with status 0.
 set -u
 dvm=$1 build=$2
 kernel=${3:-$build/guest/vmlinuz} initrd=$build/guest/initramfs.cpio.gz
@@ -20,7 +21,7 @@ memory = "512M"
 vcpus = $n
 kernel = "$kernel"
 initrd = "$initrd"
-cmdline = "console=ttyS0 quiet panic=-1 pci=off dvm.test=parallel"
+cmdline = "console=ttyS0 quiet panic=-1 pci=off dvm.test=parallel,litmus"
 [[node]]
 id = 0
 vcpu_count = $n
@@ -36,10 +37,11 @@ EOT
   grep -q "DVM-GUEST: nproc=$n\$" "$log" || { echo "FAIL $n vCPU(s): guest does not see $n CPUs"; ok=0; }
   grep -q "DVM-GUEST: parallel_sum threads=$n total=200000010000000 ok" "$log" ||
     { echo "FAIL $n vCPU(s): parallel job missing or wrong"; ok=0; }
+  grep -q "DVM-GUEST: litmus all ok" "$log" || { echo "FAIL $n vCPU(s): litmus tests failed or missing"; ok=0; }
   [[ $status -eq 0 ]] || { echo "FAIL $n vCPU(s): dvm run exited $status"; ok=0; }
   if [[ $ok -eq 1 ]]; then
     echo "ok   $n vCPU(s): booted, nproc=$n, parallel job correct, exit 0 in $((ms / 1000)).$(printf %03d $((ms % 1000))) s"
-    grep -E "^vCPU|unclaimed|init reached" "$log"
+    grep -E "^vCPU|unclaimed|init reached|litmus" "$log"
   else
     fail=1; echo "---- console tail ($log)"; tail -25 "$log"
   fi
