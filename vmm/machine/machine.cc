@@ -454,9 +454,13 @@ MachineEnd Machine::Run() {
     cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return end_.has_value(); });
     end = *end_;
   }
-  if (!StopVcpus(p, p.stop_timeout)) {
+  // After a node's death a vCPU waiting on a page the node held never
+  // returns, so waiting long for it helps nobody.
+  const std::chrono::seconds stop_timeout =
+      p.cluster && end.reason == EndReason::kFailed ? std::chrono::seconds(2) : p.stop_timeout;
+  if (!StopVcpus(p, stop_timeout)) {
     end.threads_stuck = true;
-    absl::StrAppend(&end.detail, "; a vCPU did not stop within ", p.stop_timeout.count(),
+    absl::StrAppend(&end.detail, "; a vCPU did not stop within ", stop_timeout.count(),
                     " s (it waits on guest memory or I/O that another node held)");
     return end;
   }
