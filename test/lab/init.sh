@@ -26,8 +26,12 @@ fail() {
   poweroff -f
 }
 
+# insmod does not read the kernel command line: pass each module its
+# "module.param=value" arguments from there (scripts/lab --append).
 for m in $(cat /modules.order); do
-  insmod "/modules/$m.ko" || say "insmod $m failed"
+  name=$(echo "$m" | tr - _)
+  args=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^$name\.//p" | tr '\n' ' ')
+  insmod "/modules/$m.ko" $args || say "insmod $m $args failed"
 done
 
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 xch /xch ||
