@@ -199,7 +199,9 @@ std::string ClusterNode::StatsText() const {
   absl::StrAppendFormat(&out, "node %u interrupts: %u sent to other nodes, %u received; I/O: %u forwarded",
                         self_.value(), apic_link_->sent(), apic_link_->received(), forwarder_->forwarded());
   if (io_server_ != nullptr) absl::StrAppendFormat(&out, ", %u served for other nodes", io_server_->served());
-  out += "\n";
+  const uint64_t malformed = apic_link_->bad_messages() + forwarder_->bad_replies() +
+                             (io_server_ ? io_server_->bad_requests() : 0) + bad_control_.load();
+  absl::StrAppendFormat(&out, "; %u malformed messages dropped\n", malformed);
   for (NodeId peer : peers_) {
     net::PeerCounters c = transport_->counters(peer);
     absl::StrAppendFormat(&out, "node %u link to node %u: %u messages (%s) sent, %u (%s) received, %u retransmits\n",

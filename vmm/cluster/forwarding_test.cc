@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "dvm/mutex.h"
 #include "dvm/wait_for_test.h"
 #include "gtest/gtest.h"
 #include "net/auth.h"
@@ -12,7 +13,6 @@
 #include "vmm/cluster/apic_link.h"
 #include "vmm/cluster/io_forwarding.h"
 #include "vmm/hw/clock.h"
-#include "vmm/irq/fake_sinks.h"
 #include "vmm/irq/lapic.h"
 
 namespace dvm::cluster {
@@ -174,11 +174,28 @@ TEST(ApicLinkTest, IpisCrossNodesInEveryAddressingMode) {
   net.Stop();
 }
 
+// Records EOIs from the transport thread for the test thread to read.
+class LockedEoiSink final : public irq::EoiSink {
+ public:
+  void BroadcastEoi(uint8_t vector) override {
+    MutexLock lock(&mu_);
+    vectors_.push_back(vector);
+  }
+  std::vector<uint8_t> vectors() {
+    MutexLock lock(&mu_);
+    return vectors_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<uint8_t> vectors_ ABSL_GUARDED_BY(mu_);
+};
+
 // A level-triggered interrupt taken on node 1: its EOI reaches node 0's IOAPIC.
 TEST(ApicLinkTest, RemoteEoiOfALevelInterruptReachesTheIoapic) {
   TwoNodes net;
   hw::FakeClock clock;
-  irq::RecordingEoiSink ioapic;
+  LockedEoiSink ioapic;
   ApicLink links[2] = {ApicLink(net.transport(0), {NodeId(1)}, NodeId(0)),
                        ApicLink(net.transport(1), {NodeId(0)}, NodeId(0))};
   irq::ApicBus buses[2] = {irq::ApicBus(&links[0]), irq::ApicBus(&links[1])};
@@ -198,9 +215,8 @@ TEST(ApicLinkTest, RemoteEoiOfALevelInterruptReachesTheIoapic) {
   EXPECT_EQ(remote.AcknowledgeInterrupt(), 0x39);
   uint8_t zero[4] = {};
   remote.Write(irq::apic_reg::kEoi, zero);
-  ASSERT_TRUE(WaitFor([&] { return links[0].received() == 1; }));
-  ASSERT_EQ(ioapic.vectors.size(), 1u);
-  EXPECT_EQ(ioapic.vectors[0], 0x39);
+  ASSERT_TRUE(WaitFor([&] { return ioapic.vectors().size() == 1; }));
+  EXPECT_EQ(ioapic.vectors()[0], 0x39);
   net.Stop();
 }
 
