@@ -27,7 +27,8 @@
 #ifdef FOREVER
 #define ROUNDS      0        /* dec from 0: 2^32 rounds, for the node-kill test */
 #else
-#define ROUNDS      200000   /* per vCPU: long enough for the pages to bounce */
+#define ROUNDS      20000    /* per vCPU */
+#define DELAY       1000     /* spins between rounds: the pages bounce between nodes */
 #endif
 #define VCPUS       4
 #define LAPIC_ICR_LO 0xFEE00300
@@ -75,6 +76,9 @@ entry:
   jmp 3b
 4: incl PLAIN
   movl $0, LOCK
+  mov $DELAY, %edx
+19: dec %edx
+  jnz 19b
   dec %ecx
   jnz 2b
 
@@ -117,7 +121,7 @@ print:
   jmp 9b
 10: ret
 
-msg_ok:      .asciz "\nDVM-CLUSTER: 4 vCPUs, lock-prefixed and spinlock totals 800000 800000 ok\n"
+msg_ok:      .asciz "\nDVM-CLUSTER: 4 vCPUs, lock-prefixed and spinlock totals 80000 80000 ok\n"
 msg_wrong:   .asciz "\nDVM-CLUSTER: WRONG total\n"
 msg_missing: .asciz "\nDVM-CLUSTER: application processors missing\n"
 
@@ -146,6 +150,9 @@ ap_start:
   jmp 12b
 13: incl (PLAIN - DS_BASE)
   movl $0, (LOCK - DS_BASE)
+  mov $DELAY, %edx
+20: dec %edx
+  jnz 20b
   dec %ecx
   jnz 11b
   /* A letter per AP on the serial port: from another node, a forwarded write. */
