@@ -256,8 +256,9 @@ absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::
   return absl::OkStatus();
 }
 
-// Joins this node to the others: the DSM takes over guest RAM, the APIC bus
-// learns where every other vCPU is, and the device node serves forwarded I/O.
+// Makes this node a member of the VM: the DSM takes over guest RAM, and what
+// ends the VM elsewhere (a peer's end, a peer's death, a DSM failure) ends
+// this node's machine too. Nothing is exchanged before ClusterNode::Start.
 absl::Status JoinCluster(Machine::Parts& p, const MachineOptions& options, Machine* machine) {
   cluster::ClusterEvents events{
       .on_peer_end =
