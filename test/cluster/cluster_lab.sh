@@ -8,10 +8,11 @@
 #   tcp4    4 nodes, one vCPU each, over TCP
 #   memif2  2 nodes over DPDK (net_memif between the two processes)
 #   kill    node 1 is killed mid-run: `dvm run` exits 1 naming node 1, in bounded time
+#   kill-early  the same, as soon as node 1 connected (start-up)
 #   absent  node 0 started alone: it gives up after the 30 s start-up wait, naming node 1
 set -u
 dvm=$1 guests=$(cd "$2" && pwd); shift 2
-cases=("$@"); [[ ${#cases[@]} -gt 0 ]] || cases=(tcp2 tcp4 memif2 kill absent)
+cases=("$@"); [[ ${#cases[@]} -gt 0 ]] || cases=(tcp2 tcp4 memif2 kill kill-early absent)
 [[ -e /dev/kvm ]] || { echo "cluster_lab: no /dev/kvm: run me through scripts/lab"; exit 1; }
 work=$guests/lab; mkdir -p "$work"
 key=$work/cluster.key; head -c 32 /dev/urandom > "$key"
@@ -71,26 +72,25 @@ boot() {  # boot NAME NODES TRANSPORT
   report "$name: $nodes nodes over $3, 4 vCPUs, exit 0 in $ms ms" $ok "$log"
 }
 
-kill_node() {
-  local name=kill log=$work/kill.log config pid status start ms ok=1
-  config=$(write_config kill 2 tcp "$guests/smp_guest_forever.bzimage")
+kill_node() {  # kill_node NAME SECONDS: kill node 1 SECONDS after it connected
+  local name=$1 log=$work/$1.log config pid status start ms ok=1
+  config=$(write_config "$name" 2 tcp "$guests/smp_guest_forever.bzimage")
   timeout -k 5 120 "$dvm" run "$config" </dev/null >"$log" 2>&1 &
   pid=$!
-  # Kill node 1 once the guest runs there: its APs' I/O reaches node 0.
   for _ in $(seq 100); do
     grep -q "node 1: connected" "$log" && break
     sleep 0.2
   done
-  sleep 3
+  sleep "$2"
   pkill -KILL -f "node $config --id 1"
   start=$(date +%s%N)
   wait $pid
   status=$?
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  [[ $status -eq 1 ]] || { echo "     kill: dvm run exited $status, want 1"; ok=0; }
-  grep -q "dvm run: node 0: node 1 died" "$log" || { echo "     kill: no error naming node 1"; ok=0; }
-  (( ms < 15000 )) || { echo "     kill: took $ms ms to stop"; ok=0; }
-  report "kill: node 1 killed mid-run, dvm run stopped in $ms ms with exit 1 naming it" $ok "$log"
+  [[ $status -eq 1 ]] || { echo "     $name: dvm run exited $status, want 1"; ok=0; }
+  grep -q "dvm run: node 0: node 1 died" "$log" || { echo "     $name: no error naming node 1"; ok=0; }
+  (( ms < 15000 )) || { echo "     $name: took $ms ms to stop"; ok=0; }
+  report "$name: node 1 killed $2 s after it connected, dvm run stopped in $ms ms with exit 1 naming it" $ok "$log"
 }
 
 absent_node() {
@@ -109,7 +109,8 @@ for c in "${cases[@]}"; do
     tcp2) boot tcp2 2 tcp ;;
     tcp4) boot tcp4 4 tcp ;;
     memif2) boot memif2 2 dpdk ;;
-    kill) kill_node ;;
+    kill) kill_node kill 3 ;;          # mid-run: the APs run on node 1
+    kill-early) kill_node kill-early 0 ;;  # during start-up: clock sync, INIT/SIPI
     absent) absent_node ;;
     *) echo "cluster_lab: unknown case '$c'"; exit 2 ;;
   esac
