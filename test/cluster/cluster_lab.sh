@@ -105,6 +105,8 @@ absent_node() {
 }
 
 for c in "${cases[@]}"; do
+  # Says where it was if the lab's time limit cuts a hung case short.
+  echo "---- $c ($(date +%T))"
   case $c in
     tcp2) boot tcp2 2 tcp ;;
     tcp4) boot tcp4 4 tcp ;;
