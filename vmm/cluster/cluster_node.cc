@@ -126,11 +126,13 @@ void ClusterNode::OnPeerDown(NodeId peer, const absl::Status& why) {
   forwarder_->OnPeerDown(peer);
 }
 
-void ClusterNode::SendClock(const ClockSync& clock) {
-  auto body = EncodeClockSync(clock);
-  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kClockSync, body).IgnoreError();
+void ClusterNode::Broadcast(uint16_t type, std::span<const uint8_t> body) {
+  // A peer that is down cannot take it; its death is reported on its own.
+  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, type, body).IgnoreError();
   transport_->Flush();
 }
+
+void ClusterNode::SendClock(const ClockSync& clock) { Broadcast(kClockSync, EncodeClockSync(clock)); }
 
 absl::StatusOr<ClockSync> ClusterNode::WaitForClock(std::chrono::seconds timeout) {
   MutexLock lock(&mu_);
@@ -142,15 +144,10 @@ absl::StatusOr<ClockSync> ClusterNode::WaitForClock(std::chrono::seconds timeout
                                              timeout.count(), " s"));
 }
 
-void ClusterNode::AnnounceEnd(const VmEnded& end) {
-  std::vector<uint8_t> body = EncodeVmEnded(end);
-  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kVmEnded, body).IgnoreError();
-  transport_->Flush();
-}
+void ClusterNode::AnnounceEnd(const VmEnded& end) { Broadcast(kVmEnded, EncodeVmEnded(end)); }
 
 bool ClusterNode::Leave(std::chrono::seconds timeout) {
-  for (NodeId peer : peers_) transport_->Send(peer, kControlChannel, kNodeLeft, {}).IgnoreError();
-  transport_->Flush();
+  Broadcast(kNodeLeft, {});
   MutexLock lock(&mu_);
   return cv_.WaitFor(&mu_, timeout, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (NodeId peer : peers_) {

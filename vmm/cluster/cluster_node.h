@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -98,6 +99,8 @@ class ClusterNode {
   void OnMessage(const net::Received& message);
   void OnControl(const net::Received& message);
   void OnPeerDown(NodeId peer, const absl::Status& why);
+  // Sends one control message to every peer and pushes it out.
+  void Broadcast(uint16_t type, std::span<const uint8_t> body);
 
   const NodeId self_;
   std::vector<NodeId> peers_;
