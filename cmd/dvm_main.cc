@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "cmd/local_nodes.h"
+#include "dvm/thread_name.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/machine/machine.h"
 #include "vmm/spec/plan.h"
@@ -69,6 +70,7 @@ class SignalThread {
  public:
   explicit SignalThread(dvm::machine::Machine* machine) {
     thread_ = std::thread([this, machine] {
+      dvm::SetThreadName("signals");
       sigset_t set = Signals();
       timespec tick{0, 100'000'000};
       while (!done_.load()) {

@@ -43,6 +43,26 @@ const char* OpKindName(OpKind kind) {
   return "?";
 }
 
+const char* EngineStepName(EngineStep step) {
+  switch (step) {
+    case EngineStep::kInstall:
+      return "install";
+    case EngineStep::kMakeWritable:
+      return "make writable";
+    case EngineStep::kWriteProtect:
+      return "write-protect";
+    case EngineStep::kDrop:
+      return "drop";
+    case EngineStep::kReadForSend:
+      return "read for send";
+    case EngineStep::kSend:
+      return "send";
+    case EngineStep::kLockHeld:
+      return "lock held";
+  }
+  return "?";
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
                                                        memory::GuestMemory* memory,
                                                        net::Transport* transport,
@@ -210,10 +230,20 @@ PageState Engine::StateOf(Gfn gfn) const {
 }
 
 void Engine::HandleLocked(const Event& event, std::span<const uint8_t> page) {
+  const uint64_t start = NowNs();
   actions_.clear();
   woken_.clear();
   protocol_.Handle(event, &actions_);
   for (const Action& action : actions_) ExecuteLocked(action, page);
+  stats_.steps[static_cast<size_t>(EngineStep::kLockHeld)].Record(NowNs() - start);
+}
+
+template <typename Op>
+void Engine::TimedLocked(EngineStep step, const char* what, Gfn gfn, Op op) {
+  const uint64_t start = NowNs();
+  absl::Status status = op();
+  stats_.steps[static_cast<size_t>(step)].Record(NowNs() - start);
+  CheckLocked(status, what, gfn);
 }
 
 void Engine::ExecuteLocked(const Action& action, std::span<const uint8_t> page) {
@@ -227,18 +257,18 @@ void Engine::ExecuteLocked(const Action& action, std::span<const uint8_t> page) 
             return CheckLocked(absl::InternalError("no page to install"), "install", a.gfn);
           }
           ++stats_.installs;
-          CheckLocked(pages_.Install(a.gfn, page, a.writable), "install", a.gfn);
+          TimedLocked(EngineStep::kInstall, "install", a.gfn, [&] { return pages_.Install(a.gfn, page, a.writable); });
           woken_.push_back(a.gfn);
         } else if constexpr (std::is_same_v<T, MakeWritableAction>) {
           ++stats_.made_writable;
-          CheckLocked(pages_.MakeWritable(a.gfn), "make writable", a.gfn);
+          TimedLocked(EngineStep::kMakeWritable, "make writable", a.gfn, [&] { return pages_.MakeWritable(a.gfn); });
           woken_.push_back(a.gfn);
         } else if constexpr (std::is_same_v<T, WriteProtectAction>) {
           ++stats_.write_protected;
-          CheckLocked(pages_.WriteProtect(a.gfn), "write-protect", a.gfn);
+          TimedLocked(EngineStep::kWriteProtect, "write-protect", a.gfn, [&] { return pages_.WriteProtect(a.gfn); });
         } else if constexpr (std::is_same_v<T, DropAction>) {
           ++stats_.drops;
-          CheckLocked(pages_.Drop(a.gfn), "drop", a.gfn);
+          TimedLocked(EngineStep::kDrop, "drop", a.gfn, [&] { return pages_.Drop(a.gfn); });
         } else if constexpr (std::is_same_v<T, WakeAction>) {
           WakeLocked(a);
         } else if constexpr (std::is_same_v<T, ErrorAction>) {
@@ -254,10 +284,13 @@ void Engine::SendLocked(const SendAction& send) {
   if (send.msg.has_page()) {
     // An earlier WriteProtect action made the page read-only, so no write
     // can land after this copy.
-    CheckLocked(pages_.Read(send.msg.gfn, send_page_), "read for sending", send.msg.gfn);
+    TimedLocked(EngineStep::kReadForSend, "read for sending", send.msg.gfn,
+                [&] { return pages_.Read(send.msg.gfn, send_page_); });
     page = send_page_.data();
   }
+  const uint64_t start = NowNs();
   absl::Status s = transport_->Send(send.to, kDsmChannel, 0, header, page);
+  stats_.steps[static_cast<size_t>(EngineStep::kSend)].Record(NowNs() - start);
   if (s.ok()) {
     ++stats_.messages_sent;
   } else {

@@ -58,9 +58,25 @@ enum class OpKind : uint8_t {
 inline constexpr size_t kNumOpKinds = 5;
 const char* OpKindName(OpKind kind);
 
+// The engine's own steps, timed to show where a fault's time goes: the page
+// operations (each may make KVM flush the vCPUs' TLBs), handing a message to
+// the transport, and how long one event held the engine's lock.
+enum class EngineStep : uint8_t {
+  kInstall,        // UFFDIO_COPY of a received page (or zeros)
+  kMakeWritable,   // UFFDIO_WRITEPROTECT off
+  kWriteProtect,   // UFFDIO_WRITEPROTECT on
+  kDrop,           // PUNCH_HOLE
+  kReadForSend,    // pread of the page to send
+  kSend,           // Transport::Send
+  kLockHeld,       // one event's protocol step and actions
+};
+inline constexpr size_t kNumEngineSteps = 7;
+const char* EngineStepName(EngineStep step);
+
 struct EngineStats {
   std::array<uint64_t, kNumOpKinds> faults{};
   std::array<LatencyHistogram, kNumOpKinds> latency;  // fault taken -> thread woken, ns
+  std::array<LatencyHistogram, kNumEngineSteps> steps;  // ns per step
   uint64_t installs = 0;
   uint64_t materialized = 0;  // holes filled with zeros on first touch
   uint64_t made_writable = 0;
@@ -139,6 +155,9 @@ class Engine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExecuteLocked(const Action& action, std::span<const uint8_t> page)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one page operation, timing it as `step`, and checks its status.
+  template <typename Op>
+  void TimedLocked(EngineStep step, const char* what, Gfn gfn, Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(const SendAction& send) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeLocked(const WakeAction& wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReportLocked(const ErrorAction& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

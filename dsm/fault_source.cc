@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "dvm/status.h"
+#include "dvm/thread_name.h"
 
 namespace dvm::dsm {
 
@@ -17,7 +18,10 @@ FaultSource::FaultSource(memory::Userfaultfd* uffd, Handler handler, ErrorHandle
 absl::Status FaultSource::Start(int threads) {
   stop_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_.valid()) return ErrnoStatus("eventfd");
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+    SetThreadName("dsm-fault");
+    Loop();
+  });
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "dvm/log.h"
 #include "dvm/status.h"
+#include "dvm/thread_name.h"
 #include "net/datagram_core.h"
 
 namespace dvm::net {
@@ -168,7 +169,10 @@ class DpdkTransport::Impl {
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(options_.connect_deadline_ms);
     if (options_.own_thread) {
-      thread_ = std::thread([this] { Run(); });
+      thread_ = std::thread([this] {
+        SetThreadName("net-dpdk");
+        Run();
+      });
       while (!core_->AllPeersHeard() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }

@@ -17,6 +17,7 @@
 #include "dvm/log.h"
 #include "dvm/mutex.h"
 #include "dvm/status.h"
+#include "dvm/thread_name.h"
 
 namespace dvm::net {
 
@@ -149,7 +150,10 @@ class TcpTransport::Impl {
     bool all_up;
     if (options_.own_thread) {
       work_.emplace(io_.get_executor());
-      thread_ = std::thread([this] { io_.run(); });
+      thread_ = std::thread([this] {
+        SetThreadName("net-tcp");
+        io_.run();
+      });
       MutexLock lock(&start_mu_);
       all_up = start_cv_.WaitFor(&start_mu_, deadline_ - std::chrono::steady_clock::now(),
                                  [this] { return AllUp(); });

@@ -185,6 +185,12 @@ std::string ClusterNode::StatsText() const {
                         self_.value(), s.installs, FormatSize(s.installs * kPageSize), s.materialized,
                         s.made_writable, s.write_protected, s.drops, s.messages_sent, s.messages_received,
                         s.bad_messages);
+  absl::StrAppendFormat(&out, "node %u DSM steps (p50/p99 us):", self_.value());
+  for (size_t k = 0; k < dsm::kNumEngineSteps; ++k) {
+    const dsm::LatencyHistogram& h = s.steps[k];
+    absl::StrAppendFormat(&out, " %s %u x %.1f/%.1f%s", dsm::EngineStepName(static_cast<dsm::EngineStep>(k)), h.count(),
+                          h.Percentile(0.5) / 1e3, h.Percentile(0.99) / 1e3, k + 1 < dsm::kNumEngineSteps ? "," : "\n");
+  }
   std::vector<std::string> hot;
   for (auto [gfn, misses] : engine_->HottestPages(6)) {
     hot.push_back(absl::StrFormat("%#x x %u", gfn.value() * kPageSize, misses));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dvm/log.h"
+#include "dvm/thread_name.h"
 
 namespace dvm::cluster {
 
@@ -66,7 +67,10 @@ void IoForwarder::OnPeerDown(NodeId node) {
 }
 
 IoServer::IoServer(net::Transport* transport, Executor execute)
-    : transport_(transport), execute_(std::move(execute)), worker_([this] { Work(); }) {}
+    : transport_(transport), execute_(std::move(execute)), worker_([this] {
+        SetThreadName("io-server");
+        Work();
+      }) {}
 
 IoServer::~IoServer() {
   {

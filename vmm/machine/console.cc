@@ -8,6 +8,8 @@
 #include <deque>
 #include <vector>
 
+#include "dvm/thread_name.h"
+
 namespace dvm::machine {
 
 void FdSink::Put(uint8_t byte) {
@@ -20,7 +22,10 @@ ConsoleInput::ConsoleInput(int input_fd, devices::Serial* serial)
 
 ConsoleInput::~ConsoleInput() { Stop(); }
 
-void ConsoleInput::Start() { thread_ = std::thread([this] { Loop(); }); }
+void ConsoleInput::Start() { thread_ = std::thread([this] {
+    SetThreadName("console");
+    Loop();
+  }); }
 
 void ConsoleInput::Stop() {
   if (!thread_.joinable()) return;

@@ -3,13 +3,18 @@
 #include <algorithm>
 #include <chrono>
 
+#include "dvm/thread_name.h"
+
 namespace dvm::machine {
 namespace {
 // With nothing armed, look again now and then anyway: cheap insurance.
 constexpr uint64_t kIdleWaitNs = 100'000'000;
 }  // namespace
 
-void TimerLoop::Start() { thread_ = std::thread([this] { Loop(); }); }
+void TimerLoop::Start() { thread_ = std::thread([this] {
+    SetThreadName("timers");
+    Loop();
+  }); }
 
 void TimerLoop::Stop() {
   {

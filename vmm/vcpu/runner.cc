@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "dvm/log.h"
+#include "dvm/thread_name.h"
 
 namespace dvm::vcpu {
 
@@ -27,7 +28,10 @@ void Runner::Start() {
     if (state_ != RunState::kCreated) return;
     state_ = RunState::kRunning;
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetThreadName(absl::StrCat("vcpu ", id_.value()));
+    Loop();
+  });
 }
 
 void Runner::Pause() {
