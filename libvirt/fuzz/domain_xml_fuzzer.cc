@@ -1,0 +1,19 @@
+// libFuzzer target for the domain XML front end: any bytes must parse or be
+// refused with a reason; whatever parses must format to XML that parses again
+// (dumpxml's output is always accepted by define).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "libvirt/domain_xml.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string xml(reinterpret_cast<const char*>(data), size);
+  dvm::spec::HostLimits host{64ull << 30};
+  (void)dvm::libvirt::ParseDomainXml(xml, host, /*validate=*/true);
+  auto def = dvm::libvirt::ParseDomainXml(xml, host, /*validate=*/false);
+  if (!def.ok()) return 0;
+  const std::string dumped = dvm::libvirt::FormatDomainXml(*def);
+  if (!dvm::libvirt::ParseDomainXml(dumped, host, /*validate=*/false).ok()) __builtin_trap();
+  return 0;
+}
