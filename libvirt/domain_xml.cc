@@ -29,6 +29,8 @@ using spec::VmSpec;
 constexpr size_t kMaxXmlBytes = 4 << 20;
 constexpr char kDefaultCmdline[] = "console=ttyS0 pci=off";  // as in the TOML config
 
+void IgnoreXmlMessage(void*, const char*, ...) {}
+
 absl::Status XmlError(std::string message) { return VirError(ErrorCode::kXmlError, std::move(message)); }
 absl::Status Unsupported(std::string message) { return VirError(ErrorCode::kConfigUnsupported, std::move(message)); }
 
@@ -103,6 +105,7 @@ absl::Status RequireAbsolute(const std::string& path, const std::string& what) {
 // "0-3,6" -> {0,1,2,3,6}
 std::optional<std::vector<uint32_t>> ParseIdList(absl::string_view text) {
   std::vector<uint32_t> out;
+  if (absl::StripAsciiWhitespace(text).empty()) return out;  // a node without vCPUs
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     part = absl::StripAsciiWhitespace(part);
     std::vector<absl::string_view> range = absl::StrSplit(part, '-');
@@ -533,6 +536,9 @@ std::string FormatAddress(const spec::NetAddress& a) {
 absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::HostLimits& host, bool validate) {
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
+  // libxml2 prints some errors (bad encodings) through its per-thread generic
+  // handler whatever the parse options say; the reason goes to the client.
+  xmlSetGenericErrorFunc(nullptr, IgnoreXmlMessage);
   if (xml.size() > kMaxXmlBytes) return XmlError(absl::StrCat("the domain XML is ", xml.size(), " bytes; the limit is 4 MiB"));
   if (xml.find("<!DOCTYPE") != absl::string_view::npos || xml.find("<!ENTITY") != absl::string_view::npos) {
     return XmlError("document type declarations and entities are not accepted");
@@ -593,8 +599,8 @@ std::string FormatDomainXml(const DomainDef& def) {
     x += "      </dvm:home>\n";
   }
   for (const spec::NodeSpec& n : s.nodes) {
-    absl::StrAppend(&x, "      <dvm:node id='", n.id.value(), "' address='", Esc(FormatAddress(n.address)),
-                    "' vcpus='", FormatIdList(n.vcpus), "'");
+    absl::StrAppend(&x, "      <dvm:node id='", n.id.value(), "' address='", Esc(FormatAddress(n.address)), "'");
+    if (!n.vcpus.empty()) absl::StrAppend(&x, " vcpus='", FormatIdList(n.vcpus), "'");
     if (n.dpdk_args.empty()) {
       x += "/>\n";
     } else {

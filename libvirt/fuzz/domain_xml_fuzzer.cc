@@ -2,6 +2,7 @@
 // refused with a reason; whatever parses must format to XML that parses again
 // (dumpxml's output is always accepted by define).
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +15,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto def = dvm::libvirt::ParseDomainXml(xml, host, /*validate=*/false);
   if (!def.ok()) return 0;
   const std::string dumped = dvm::libvirt::FormatDomainXml(*def);
-  if (!dvm::libvirt::ParseDomainXml(dumped, host, /*validate=*/false).ok()) __builtin_trap();
+  auto again = dvm::libvirt::ParseDomainXml(dumped, host, /*validate=*/false);
+  if (!again.ok()) {
+    std::fprintf(stderr, "dumped XML does not parse: %s\n%s\n", std::string(again.status().message()).c_str(),
+                 dumped.c_str());
+    __builtin_trap();
+  }
   return 0;
 }
