@@ -197,6 +197,7 @@ absl::StatusOr<DomainView> DomainRegistry::CreateTransient(absl::string_view xml
   absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Launch(def);
   MutexLock lock(&mu_);
   Domain* d = Find(uuid);
+  DVM_CHECK(d != nullptr) << "a busy domain is never removed";
   if (!vm.ok()) {
     domains_.erase(uuid);
     return vm.status();
@@ -256,7 +257,8 @@ absl::Status DomainRegistry::Start(const Uuid& uuid, uint32_t flags) {
   }
   absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Launch(def);
   MutexLock lock(&mu_);
-  Domain* d = Find(uuid);  // still there: undefine refuses a busy domain
+  Domain* d = Find(uuid);
+  DVM_CHECK(d != nullptr) << "a busy domain is never removed";  // undefine refuses it
   d->busy = false;
   if (!vm.ok()) {
     DVM_LOG(WARNING) << "domain " << def.spec.name << " did not start: " << vm.status().message();

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "dvm/mutex.h"
 #include "libvirt/vir_error.h"
@@ -49,6 +50,12 @@ class FakeLauncher final : public VmLauncher {
   };
 
   absl::StatusOr<std::unique_ptr<RunningVm>> Launch(const DomainDef& def) override {
+    std::chrono::milliseconds delay;
+    {
+      MutexLock lock(&mu_);
+      delay = launch_delay_;
+    }
+    std::this_thread::sleep_for(delay);  // a VM that takes its time to come up
     MutexLock lock(&mu_);
     ++launches_;
     if (fail_next_) {
@@ -87,6 +94,10 @@ class FakeLauncher final : public VmLauncher {
     MutexLock lock(&mu_);
     fail_next_ = true;
   }
+  void SetLaunchDelay(std::chrono::milliseconds delay) {
+    MutexLock lock(&mu_);
+    launch_delay_ = delay;
+  }
   void AddSurvivor(const std::string& name) {
     MutexLock lock(&mu_);
     survivors_[name] = true;
@@ -102,6 +113,7 @@ class FakeLauncher final : public VmLauncher {
   std::map<std::string, bool> survivors_ ABSL_GUARDED_BY(mu_);
   bool fail_next_ ABSL_GUARDED_BY(mu_) = false;
   int launches_ ABSL_GUARDED_BY(mu_) = 0;
+  std::chrono::milliseconds launch_delay_ ABSL_GUARDED_BY(mu_){0};
 };
 
 }  // namespace dvm::libvirt

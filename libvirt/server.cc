@@ -38,6 +38,8 @@ bool SomeoneListens(const std::string& path) {
   return live;
 }
 
+constexpr size_t kMaxCallsInFlight = 8;
+
 std::vector<uint8_t> ErrorReplyFrame(const Header& call, ErrorCode code, const std::string& message) {
   Header h = call;
   h.type = MessageType::kReply;
@@ -166,9 +168,12 @@ class Server::Impl {
         return ReadLength();
       }
       ++server_->stats_->calls;
-      // The procedure may take seconds (a VM start): run it on a worker.
+      // The procedure may take seconds (a VM start): run it on a worker. The
+      // strand runs this client's calls one at a time, in order, while this
+      // thread keeps reading, so keepalive PINGs are answered meanwhile.
       auto self = shared_from_this();
       std::vector<uint8_t> args(body.begin(), body.end());
+      ++in_flight_;
       asio::post(strand_, [this, self, h, args = std::move(args)] {
         CallResult result = server_->procedures_->Call(state_, h.procedure, args);
         if (result.status != MessageStatus::kOk) ++server_->stats_->error_replies;
@@ -177,14 +182,24 @@ class Server::Impl {
         reply.status = result.status;
         std::vector<uint8_t> frame = EncodeFrame(reply, result.body);
         asio::post(socket_.get_executor(), [this, self, frame = std::move(frame), close = result.close_after] {
+          --in_flight_;
+          if (closing_) return;  // calls queued behind CONNECT_CLOSE
           Write(frame);
           if (close) {
             closing_ = true;
-          } else {
+          } else if (paused_) {
+            paused_ = false;
             ReadLength();
           }
         });
       });
+      // Like libvirtd's max_client_requests: a client with this many calls
+      // waiting is not read from until one finishes.
+      if (in_flight_ >= kMaxCallsInFlight) {
+        paused_ = true;
+        return;
+      }
+      ReadLength();
     }
 
     void Write(std::vector<uint8_t> frame) {
@@ -209,6 +224,8 @@ class Server::Impl {
     std::array<uint8_t, kLengthBytes> length_word_{};
     std::vector<uint8_t> frame_;
     std::deque<std::vector<uint8_t>> queue_;
+    size_t in_flight_ = 0;  // calls handed to the worker, replies not yet written
+    bool paused_ = false;   // not reading: too many calls in flight
     bool closing_ = false;
   };
 
@@ -259,8 +276,10 @@ class Server::Impl {
   // Before io_: connections still queued in io_ when it is destroyed count down here.
   std::atomic<size_t> active_{0};
   std::atomic<bool> stopped_{false};
-  asio::io_context io_;
+  // The pool outlives io_: connections still held by io_'s handlers when it
+  // is destroyed own strands of the pool.
   asio::thread_pool workers_;
+  asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_{io_.get_executor()};
   std::thread io_thread_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;

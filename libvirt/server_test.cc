@@ -122,6 +122,28 @@ TEST_F(ServerTest, AnswersCallsAndKeepalive) {
   EXPECT_EQ(c.Ok(kHostname), EncodeString("h1"));
 }
 
+TEST_F(ServerTest, KeepaliveIsAnsweredDuringALongCall) {
+  RawClient c(socket_);
+  c.Open();
+  XdrWriter define;
+  define.String(testing::DomainXml("slow", dir_.kernel()));
+  std::vector<uint8_t> ret = c.Ok(static_cast<int32_t>(Proc::kDomainDefineXml), define.Take());
+  XdrReader r(ret);
+  NonnullDomain dom = NonnullDomain::Read(r);
+  launcher_.SetLaunchDelay(std::chrono::milliseconds(700));
+  XdrWriter start;
+  dom.Write(start);
+  c.Call(static_cast<int32_t>(Proc::kDomainCreate), start.Take());
+  c.Send(Header{kKeepaliveProgram, kKeepaliveVersion, kKeepalivePing, MessageType::kMessage, 0, MessageStatus::kOk});
+  auto first = c.Read();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->header.program, kKeepaliveProgram) << "the PONG comes before the start's reply";
+  auto second = c.Read();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->header.procedure, static_cast<int32_t>(Proc::kDomainCreate));
+  EXPECT_EQ(second->header.status, MessageStatus::kOk);
+}
+
 TEST_F(ServerTest, WellFramedNonsenseGetsAnErrorAndTheConnectionGoesOn) {
   RawClient c(socket_);
   c.Open();

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -190,6 +193,10 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
   posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&files, log.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&files, log.get(), STDERR_FILENO);
+  // Nothing else of dvmd's: Asio's sockets are not close-on-exec, and a VM
+  // holding dvmd's listening socket would make a restarted dvmd think
+  // another daemon answers there.
+  posix_spawn_file_actions_addclosefrom_np(&files, STDERR_FILENO + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session (a signal to dvmd's terminal does not reach the VM), no
