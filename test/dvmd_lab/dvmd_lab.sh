@@ -4,7 +4,8 @@
 # Debian's kernel and the test initramfs, starts it (dvmd runs `dvm run`),
 # sees it running with 2 vCPUs, waits for the guest's init, shuts it down by
 # the ACPI power button (the guest powers off: shut off, reason shutdown),
-# starts it again and destroys it (shut off, reason destroyed). Prints timings.
+# starts it again, restarts dvmd under it (the new dvmd takes the running VM
+# back) and destroys it (shut off, reason destroyed). Prints timings.
 set -u
 dvmd=$1 dvm=$2 build=$3 kernel=$4 button=$5
 [[ -e /dev/kvm ]] || { echo "dvmd_lab: no /dev/kvm: run me through scripts/lab"; exit 1; }
@@ -71,6 +72,12 @@ wait_for "the guest powers off: shut off (shutdown)" "^shut off \(shutdown\)$" 3
 expect "the guest saw the power button" "DVM-GUEST: power button pressed" "$(cat "$log")"
 expect "virsh start again" "Domain 'lab1' started" "$(v start lab1)"
 expect "virsh list: running again, id 2" "^ 2 +lab1 +running$" "$(v list)"
+# dvmd restarts under a running VM: the new dvmd finds it by its control socket.
+kill "$dvmd_pid"; wait "$dvmd_pid"
+"$dvmd" --socket "$t/sock" --state-dir "$t/state" --run-dir "$t/run" --log-dir "$t/log" --dvm "$dvm" >>"$t/dvmd.log" 2>&1 &
+dvmd_pid=$!
+wait_for "dvmd restarted" "still running; watching it again" 10 cat "$t/dvmd.log"
+expect "after the restart: running" "lab1 +running$" "$(v list)"
 expect "virsh destroy" "Domain 'lab1' destroyed" "$(v destroy lab1)"
 expect "shut off (destroyed)" "^shut off \(destroyed\)$" "$(v domstate lab1 --reason)"
 expect "virsh list --all" "^ - +lab1 +shut off$" "$(v list --all)"
