@@ -6,6 +6,7 @@
 #include <string>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "cmd/local_nodes.h"
 #include "dvm/thread_name.h"
+#include "vmm/control/control.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/machine/machine.h"
 #include "vmm/spec/plan.h"
@@ -34,9 +36,15 @@ constexpr char kUsage[] =
     "commands:\n"
     "  check-config FILE   validate a cluster config and print the plan:\n"
     "                      each node and its vCPUs, the memory map, page homes\n"
-    "  run FILE            launch the VM described by FILE\n"
+    "  run FILE [--control PATH]\n"
+    "                      launch the VM described by FILE; it answers on the\n"
+    "                      control socket PATH (default /run/dvm/NAME.sock)\n"
     "  node FILE --id N    run one node of the VM (started by `dvm run`, or by\n"
     "                      hand on each host)\n"
+    "  status VM           show a running VM's state (VM: a name under /run/dvm\n"
+    "                      or a control socket path)\n"
+    "  shutdown VM         press the VM's ACPI power button\n"
+    "  destroy VM          stop the VM at once\n"
     "  --help              show this text\n"
     "  --version           show the version\n"
     "\n"
@@ -101,9 +109,48 @@ class SignalThread {
   std::thread thread_;
 };
 
+constexpr char kControlDir[] = "/run/dvm";
+
+// What the control socket (vmm/control) asks of the running machine.
+class MachineControl final : public dvm::control::Handler {
+ public:
+  MachineControl(dvm::machine::Machine* machine, const dvm::spec::VmSpec& spec) : machine_(machine), spec_(spec) {}
+  dvm::control::VmStatus Status() override {
+    return {"running", spec_.name, spec_.vcpu_count, static_cast<uint32_t>(spec_.nodes.size()), getpid()};
+  }
+  absl::Status Shutdown() override { return machine_->PressPowerButton(); }
+  absl::Status Destroy() override {
+    machine_->Stop("destroyed through the control socket");
+    return absl::OkStatus();
+  }
+
+ private:
+  dvm::machine::Machine* machine_;
+  const dvm::spec::VmSpec& spec_;
+};
+
+// Serves the control socket: the one given (its failure is fatal), or the
+// default one under /run/dvm (best effort: a warning).
+std::unique_ptr<dvm::control::Server> StartControl(const std::string& given, const dvm::spec::VmSpec& spec,
+                                                   MachineControl* handler, bool* failed) {
+  std::string path = given;
+  if (path.empty()) {
+    ::mkdir(kControlDir, 0700);
+    path = std::string(kControlDir) + "/" + spec.name + ".sock";
+  }
+  auto server = dvm::control::Server::Start(path, handler);
+  if (server.ok()) return std::move(*server);
+  std::fprintf(stderr, "dvm run: %s control socket %s: %s\n", given.empty() ? "no" : "cannot serve the",
+               path.c_str(), std::string(server.status().message()).c_str());
+  *failed = !given.empty();
+  return nullptr;
+}
+
 // Runs one node of the VM in this process until the guest ends; returns the
-// exit status. `who` prefixes messages ("dvm run", "dvm node 1").
-int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& who) {
+// exit status. `who` prefixes messages ("dvm run", "dvm node 1"). Node 0
+// serves the control socket (`control`: its path, empty for the default).
+int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& who,
+            const std::string& control = "") {
   sigset_t signals = SignalThread::Signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (absl::Status s = dvm::kvm::InstallKickSignalHandler(); !s.ok()) {
@@ -121,6 +168,13 @@ int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& 
   }
   dvm::machine::MachineEnd end;
   {
+    MachineControl handler(machine->get(), spec);
+    std::unique_ptr<dvm::control::Server> control_server;
+    if (node.value() == 0) {
+      bool failed = false;
+      control_server = StartControl(control, spec, &handler, &failed);
+      if (failed) return kExitFailed;
+    }
     SignalThread signal_thread(machine->get());
     end = (*machine)->Run();
   }
@@ -136,10 +190,10 @@ int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& 
   return end.exit_status;
 }
 
-int Run(const std::string& path) {
+int Run(const std::string& path, const std::string& control) {
   auto spec = LoadOrReport(path);
   if (!spec) return kExitUsage;
-  if (spec->nodes.size() == 1) return RunNode(*spec, dvm::NodeId(0), "dvm run");
+  if (spec->nodes.size() == 1) return RunNode(*spec, dvm::NodeId(0), "dvm run", control);
   // The other local nodes are started before node 0 (this process) creates
   // any thread; node 0 then waits for all of them to connect.
   dvm::cmd::LocalNodes nodes;
@@ -150,7 +204,7 @@ int Run(const std::string& path) {
     std::fprintf(stderr, "dvm run: %s\n", std::string(s.message()).c_str());
     return kExitFailed;
   }
-  int status = RunNode(*spec, dvm::NodeId(0), "dvm run");
+  int status = RunNode(*spec, dvm::NodeId(0), "dvm run", control);
   for (const std::string& problem : nodes.Finish(std::chrono::seconds(30))) {
     std::fprintf(stderr, "dvm run: %s\n", problem.c_str());
   }
@@ -171,6 +225,22 @@ int Node(const std::string& path, int argc, char** argv) {
     return kExitUsage;
   }
   return RunNode(*spec, dvm::NodeId(id), "dvm node " + std::to_string(id));
+}
+
+// `dvm status|shutdown|destroy VM`: one request on the VM's control socket.
+int Control(const std::string& command, const std::string& vm) {
+  const std::string path = vm.find('/') != std::string::npos ? vm : std::string(kControlDir) + "/" + vm + ".sock";
+  auto reply = dvm::control::Call(path, command);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "dvm %s: %s\n", command.c_str(), std::string(reply.status().message()).c_str());
+    return kExitFailed;
+  }
+  if (reply->starts_with("error ")) {
+    std::fprintf(stderr, "dvm %s: %s\n", command.c_str(), reply->substr(6).c_str());
+    return kExitFailed;
+  }
+  std::printf("%s\n", reply->c_str());
+  return kExitOk;
 }
 
 }  // namespace
@@ -201,8 +271,20 @@ int main(int argc, char** argv) {
       }
       return CheckConfig(argv[2]);
     }
-    if (command == "run") return Run(argv[2]);
+    if (command == "run") {
+      if (argc == 3) return Run(argv[2], "");
+      if (argc == 5 && std::strcmp(argv[3], "--control") == 0) return Run(argv[2], argv[4]);
+      std::fprintf(stderr, "usage: dvm run FILE [--control PATH]\n");
+      return kExitUsage;
+    }
     return Node(argv[2], argc, argv);
+  }
+  if (command == "status" || command == "shutdown" || command == "destroy") {
+    if (argc != 3) {
+      std::fprintf(stderr, "usage: dvm %s VM (a name under /run/dvm or a control socket path)\n", command.c_str());
+      return kExitUsage;
+    }
+    return Control(command, argv[2]);
   }
   std::fprintf(stderr, "dvm: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;

@@ -15,4 +15,7 @@ expect 2 "usage: dvm COMMAND" --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
 expect 2 "missing the config file" -- check-config
 expect 2 "cannot open the config file" -- check-config /nonexistent/dvm.toml
+expect 2 "usage: dvm run FILE \[--control PATH\]" -- run /nonexistent/dvm.toml --bogus x
+expect 1 "no VM answers on /nonexistent/vm.sock" -- status /nonexistent/vm.sock
+expect 2 "usage: dvm destroy VM" -- destroy
 exit $fail

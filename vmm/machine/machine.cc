@@ -444,6 +444,14 @@ void Machine::End(EndReason reason, int exit_status, std::string detail) {
 
 void Machine::Stop(const std::string& why) { End(EndReason::kStopped, 130, why); }
 
+absl::Status Machine::PressPowerButton() {
+  if (parts_->acpi_pm == nullptr) {
+    return absl::FailedPreconditionError("only node 0, which holds the devices, has the power button");
+  }
+  parts_->acpi_pm->PressPowerButton();
+  return absl::OkStatus();
+}
+
 MachineEnd Machine::Run() {
   Parts& p = *parts_;
   p.timers.Start();

@@ -65,6 +65,9 @@ class Machine {
   MachineEnd Run();
   // Ends the run from any thread.
   void Stop(const std::string& why);
+  // Presses the ACPI power button (any thread): the guest is asked to shut
+  // down and decides itself. Only the device node (node 0) has the button.
+  absl::Status PressPowerButton();
   // Devices and vCPUs report how the guest ended; the first report wins and
   // is told to the other nodes.
   void End(EndReason reason, int exit_status, std::string detail);

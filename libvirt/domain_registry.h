@@ -1,0 +1,126 @@
+// Every domain dvmd knows and its state, libvirt's way:
+//
+//   define            -> persistent, shut off            (saved to the store)
+//   start             -> running (reason booted), gets an id
+//   the VM ends       -> shut off with why: shutdown (the guest powered off),
+//                        destroyed, crashed (the VM failed), failed (could not
+//                        start); a transient domain then disappears
+//   undefine          -> gone if shut off; if running, it turns transient
+//   create-xml        -> transient and running at once
+//
+// Starting and destroying a VM take seconds; they run without the registry's
+// lock, with the domain marked busy so no other operation crosses them.
+// Every method is thread-safe; errors carry libvirt codes (vir_error.h).
+#ifndef DVM_LIBVIRT_DOMAIN_REGISTRY_H_
+#define DVM_LIBVIRT_DOMAIN_REGISTRY_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dvm/mutex.h"
+#include "libvirt/domain_store.h"
+#include "libvirt/remote_messages.h"
+#include "libvirt/vm_launcher.h"
+
+namespace dvm::libvirt {
+
+// What a caller may know of a domain at one moment.
+struct DomainView {
+  std::string name;
+  Uuid uuid{};
+  int32_t id = -1;
+  DomainState state = DomainState::kShutoff;
+  int32_t reason = 0;
+  bool persistent = true;
+  bool autostart = false;
+  uint32_t vcpus = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t cpu_time_ns = 0;
+
+  bool active() const { return state == DomainState::kRunning; }
+  NonnullDomain Ref() const { return {name, uuid, id}; }
+};
+
+// libvirt flag values the registry understands.
+inline constexpr uint32_t kDefineValidate = 1;
+inline constexpr uint32_t kStartPaused = 1;
+inline constexpr uint32_t kStartAutodestroy = 2;
+inline constexpr uint32_t kStartBypassCache = 4;
+inline constexpr uint32_t kStartForceBoot = 8;
+inline constexpr uint32_t kStartValidate = 16;
+inline constexpr uint32_t kShutdownAcpiPowerButton = 1;
+inline constexpr uint32_t kDestroyGraceful = 1;
+inline constexpr uint32_t kUndefineAllKnown = 0x7f;  // managed save, snapshots, NVRAM, checkpoints, TPM
+inline constexpr uint32_t kXmlAllKnown = 0xf;        // secure, inactive, update-cpu, migratable
+inline constexpr uint32_t kXmlInactive = 2;
+
+class DomainRegistry {
+ public:
+  DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host);
+  // Stops watching the VMs; they keep running (a restarted dvmd adopts them).
+  ~DomainRegistry();
+
+  // Reads the store and adopts VMs that still run. Returns one line per
+  // problem (a file that cannot be read, ...), which do not stop dvmd.
+  std::vector<std::string> Load();
+  // Starts the persistent domains marked autostart that are not running.
+  std::vector<std::string> StartAutostartDomains();
+
+  absl::StatusOr<DomainView> Define(absl::string_view xml, uint32_t flags);
+  absl::StatusOr<DomainView> CreateTransient(absl::string_view xml, uint32_t flags);
+  absl::StatusOr<DomainView> FindByName(absl::string_view name);
+  absl::StatusOr<DomainView> FindByUuid(const Uuid& uuid);
+  absl::StatusOr<DomainView> FindById(int32_t id);
+  std::vector<DomainView> List();  // by name
+
+  absl::Status Start(const Uuid& uuid, uint32_t flags);
+  absl::Status Shutdown(const Uuid& uuid, uint32_t flags);
+  absl::Status Destroy(const Uuid& uuid, uint32_t flags);
+  absl::Status Undefine(const Uuid& uuid, uint32_t flags);
+  absl::Status SetAutostart(const Uuid& uuid, bool autostart);
+  absl::StatusOr<std::string> XmlDesc(const Uuid& uuid, uint32_t flags);
+
+ private:
+  struct Domain {
+    DomainDef config;               // the persistent (or transient) definition
+    std::optional<DomainDef> live;  // what it runs with, while running
+    bool persistent = true;
+    bool autostart = false;
+    DomainState state = DomainState::kShutoff;
+    int32_t reason = kShutoffUnknown;
+    int32_t id = -1;
+    std::shared_ptr<RunningVm> vm;
+    uint64_t generation = 0;  // counts starts, so a late exit report of an old run is ignored
+    bool busy = false;
+    bool destroying = false;
+  };
+
+  Domain* Find(const Uuid& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Domain*> FindOrError(const Uuid& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  DomainView View(const Domain& d) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports a domain that exists under the name or uuid of `def` otherwise.
+  absl::Status CheckConflicts(const DomainDef& def) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkStopped(Domain& d, int32_t reason, const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnExit(const Uuid& uuid, uint64_t generation, const VmExit& exit);
+  // Frees the handles of VMs that ended (outside the lock: that joins their
+  // watcher threads).
+  void ReapRetired();
+
+  DomainStore* const store_;
+  VmLauncher* const launcher_;
+  const spec::HostLimits host_;
+  Mutex mu_;
+  std::map<Uuid, Domain> domains_ ABSL_GUARDED_BY(mu_);
+  int32_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<std::shared_ptr<RunningVm>> retired_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dvm::libvirt
+
+#endif  // DVM_LIBVIRT_DOMAIN_REGISTRY_H_

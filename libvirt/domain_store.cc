@@ -1,0 +1,127 @@
+#include "libvirt/domain_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "dvm/status.h"
+#include "dvm/unique_fd.h"
+
+namespace dvm::libvirt {
+namespace {
+
+constexpr char kHeaderPrefix[] = "dvmd-domain 1 autostart=";
+constexpr char kTempPrefix[] = ".tmp-";
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus(absl::StrCat("write ", path));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(absl::StrCat("open ", dir));
+  if (::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync ", dir));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string FormatStoredDomain(const DomainDef& def, bool autostart) {
+  return absl::StrCat(kHeaderPrefix, autostart ? 1 : 0, "\n", FormatDomainXml(def));
+}
+
+absl::StatusOr<StoredDomain> ParseStoredDomain(absl::string_view text) {
+  const size_t nl = text.find('\n');
+  if (nl == absl::string_view::npos || !absl::StartsWith(text, kHeaderPrefix)) {
+    return absl::InvalidArgumentError("no 'dvmd-domain 1' header line");
+  }
+  const absl::string_view flag = text.substr(sizeof(kHeaderPrefix) - 1, nl - (sizeof(kHeaderPrefix) - 1));
+  if (flag != "0" && flag != "1") return absl::InvalidArgumentError("autostart must be 0 or 1");
+  absl::StatusOr<DomainDef> def = ParseDomainXml(text.substr(nl + 1), spec::HostLimits{}, /*validate=*/false);
+  if (!def.ok()) return def.status();
+  return StoredDomain{std::move(*def), flag == "1"};
+}
+
+absl::Status DomainStore::Init() {
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(absl::StrCat("mkdir ", dir_));
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return ErrnoStatus(absl::StrCat("opendir ", dir_));
+  while (dirent* e = ::readdir(d)) {
+    if (absl::StartsWith(e->d_name, kTempPrefix)) ::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+  return absl::OkStatus();
+}
+
+DomainStore::Loaded DomainStore::LoadAll() const {
+  Loaded out;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    out.problems.push_back(absl::StrCat("cannot read ", dir_, ": ", std::strerror(errno)));
+    return out;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    absl::string_view name(e->d_name);
+    if (absl::EndsWith(name, ".xml") && !absl::StartsWith(name, ".")) names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& file : names) {
+    const std::string path = dir_ + "/" + file;
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<StoredDomain> stored = ParseStoredDomain(text.str());
+    if (!stored.ok()) {
+      out.problems.push_back(absl::StrCat(path, ": ", stored.status().message()));
+      continue;
+    }
+    if (stored->def.spec.name + ".xml" != file) {
+      out.problems.push_back(absl::StrCat(path, ": holds domain '", stored->def.spec.name, "', not '",
+                                          file.substr(0, file.size() - 4), "'"));
+      continue;
+    }
+    out.domains.push_back(std::move(*stored));
+  }
+  return out;
+}
+
+absl::Status DomainStore::Save(const DomainDef& def, bool autostart) {
+  const std::string final_path = PathOf(def.spec.name);
+  std::string temp = absl::StrCat(dir_, "/", kTempPrefix, def.spec.name, ".XXXXXX");
+  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd) return ErrnoStatus(absl::StrCat("create a temporary file in ", dir_));
+  absl::Status s = WriteAll(fd.get(), FormatStoredDomain(def, autostart), temp);
+  if (s.ok() && ::fsync(fd.get()) != 0) s = ErrnoStatus(absl::StrCat("fsync ", temp));
+  fd.reset();
+  if (s.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) s = ErrnoStatus(absl::StrCat("rename to ", final_path));
+  if (!s.ok()) {
+    ::unlink(temp.c_str());
+    return s;
+  }
+  return SyncDir(dir_);
+}
+
+absl::Status DomainStore::Remove(const std::string& name) {
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(absl::StrCat("remove ", path));
+  return SyncDir(dir_);
+}
+
+}  // namespace dvm::libvirt

@@ -1,0 +1,72 @@
+#include "libvirt/domain_store.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libvirt/test_util.h"
+
+namespace dvm::libvirt {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::DomainXml;
+using testing::ScratchDir;
+
+DomainDef Def(const std::string& name, const std::string& kernel) {
+  auto def = ParseDomainXml(DomainXml(name, kernel), spec::HostLimits{});
+  EXPECT_TRUE(def.ok()) << def.status();
+  return *def;
+}
+
+TEST(DomainStore, SavesLoadsAndRemoves) {
+  ScratchDir dir;
+  DomainStore store(dir.path() + "/domains");
+  ASSERT_TRUE(store.Init().ok());
+  DomainDef a = Def("a", dir.kernel());
+  ASSERT_TRUE(store.Save(a, true).ok());
+  ASSERT_TRUE(store.Save(Def("b", dir.kernel()), false).ok());
+  DomainStore::Loaded loaded = store.LoadAll();
+  EXPECT_TRUE(loaded.problems.empty());
+  ASSERT_EQ(loaded.domains.size(), 2u);
+  EXPECT_EQ(loaded.domains[0].def.spec.name, "a");
+  EXPECT_EQ(loaded.domains[0].def.uuid, a.uuid);
+  EXPECT_TRUE(loaded.domains[0].autostart);
+  EXPECT_FALSE(loaded.domains[1].autostart);
+  ASSERT_TRUE(store.Remove("a").ok());
+  EXPECT_EQ(store.LoadAll().domains.size(), 1u);
+  EXPECT_TRUE(store.Remove("a").ok()) << "removing twice is fine";
+}
+
+TEST(DomainStore, AnInterruptedWriteLeavesNoHalfDomain) {
+  ScratchDir dir;
+  DomainStore store(dir.path() + "/domains");
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Save(Def("a", dir.kernel()), false).ok());
+  // What a crash between write and rename leaves: a temporary file.
+  std::ofstream(store.dir() + "/.tmp-b.x1y2z3") << "dvmd-domain 1 autostart=0\n<domain type='kvm'><na";
+  ASSERT_TRUE(store.Init().ok()) << "start-up";
+  EXPECT_FALSE(std::filesystem::exists(store.dir() + "/.tmp-b.x1y2z3"));
+  DomainStore::Loaded loaded = store.LoadAll();
+  EXPECT_TRUE(loaded.problems.empty());
+  ASSERT_EQ(loaded.domains.size(), 1u);
+}
+
+TEST(DomainStore, ReportsFilesItCannotReadAndKeepsTheRest) {
+  ScratchDir dir;
+  DomainStore store(dir.path() + "/domains");
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Save(Def("good", dir.kernel()), false).ok());
+  std::ofstream(store.dir() + "/broken.xml") << "garbage";
+  std::ofstream(store.dir() + "/other.xml") << FormatStoredDomain(Def("misnamed", dir.kernel()), false);
+  std::filesystem::remove(dir.kernel());  // a kernel that went away does not hide a domain
+  DomainStore::Loaded loaded = store.LoadAll();
+  ASSERT_EQ(loaded.domains.size(), 1u);
+  EXPECT_EQ(loaded.domains[0].def.spec.name, "good");
+  ASSERT_EQ(loaded.problems.size(), 2u);
+  EXPECT_THAT(loaded.problems[0], HasSubstr("broken.xml: no 'dvmd-domain 1' header"));
+  EXPECT_THAT(loaded.problems[1], HasSubstr("holds domain 'misnamed', not 'other'"));
+}
+
+}  // namespace
+}  // namespace dvm::libvirt

@@ -1,0 +1,209 @@
+#include "vmm/control/control.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "dvm/log.h"
+#include "dvm/status.h"
+#include "dvm/thread_name.h"
+
+namespace dvm::control {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A slow or silent client gets this long to send its line.
+constexpr int kClientReadTimeoutMs = 1000;
+
+absl::StatusOr<sockaddr_un> Address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("control socket path '", path, "' must be 1-",
+                                                   sizeof(addr.sun_path) - 1, " bytes"));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+int RemainingMs(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left > 0 ? static_cast<int>(left) : 0;
+}
+
+// Reads up to '\n' (not included). False on EOF, error, overlong line or timeout.
+bool ReadLine(int fd, Clock::time_point deadline, std::string* line, std::string* buffer) {
+  while (true) {
+    if (size_t nl = buffer->find('\n'); nl != std::string::npos) {
+      *line = buffer->substr(0, nl);
+      buffer->erase(0, nl + 1);
+      return true;
+    }
+    if (buffer->size() > kMaxLineBytes) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, RemainingMs(deadline));
+    if (ready <= 0) return false;
+    char chunk[256];
+    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n <= 0) return false;
+    buffer->append(chunk, static_cast<size_t>(n));
+  }
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string FormatStatusReply(const VmStatus& s) {
+  return absl::StrCat("ok state=", s.state, " name=", s.name, " vcpus=", s.vcpus, " nodes=", s.nodes, " pid=", s.pid);
+}
+
+absl::StatusOr<VmStatus> ParseStatusReply(absl::string_view reply) {
+  if (absl::StartsWith(reply, "error ")) return absl::FailedPreconditionError(reply.substr(6));
+  std::vector<absl::string_view> words = absl::StrSplit(reply, ' ', absl::SkipEmpty());
+  if (words.empty() || words[0] != "ok") return absl::InvalidArgumentError(absl::StrCat("bad status reply: ", reply));
+  VmStatus s;
+  bool have_pid = false;
+  for (size_t i = 1; i < words.size(); ++i) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(words[i], absl::MaxSplits('=', 1));
+    if (kv.first == "state") {
+      s.state = std::string(kv.second);
+    } else if (kv.first == "name") {
+      s.name = std::string(kv.second);
+    } else if (kv.first == "vcpus") {
+      if (!absl::SimpleAtoi(kv.second, &s.vcpus)) return absl::InvalidArgumentError("bad vcpus in status reply");
+    } else if (kv.first == "nodes") {
+      if (!absl::SimpleAtoi(kv.second, &s.nodes)) return absl::InvalidArgumentError("bad nodes in status reply");
+    } else if (kv.first == "pid") {
+      if (!absl::SimpleAtoi(kv.second, &s.pid)) return absl::InvalidArgumentError("bad pid in status reply");
+      have_pid = true;
+    }  // later versions may add keys
+  }
+  if (!have_pid || s.name.empty()) return absl::InvalidArgumentError(absl::StrCat("incomplete status reply: ", reply));
+  return s;
+}
+
+std::string HandleRequest(absl::string_view request, Handler& handler) {
+  if (!request.empty() && request.back() == '\r') request.remove_suffix(1);
+  absl::Status result;
+  if (request == "status") return FormatStatusReply(handler.Status());
+  if (request == "shutdown") {
+    result = handler.Shutdown();
+  } else if (request == "destroy") {
+    result = handler.Destroy();
+  } else {
+    return absl::StrCat("error unknown request '", request.substr(0, 64), "' (status, shutdown, destroy)");
+  }
+  return result.ok() ? "ok" : absl::StrCat("error ", result.message());
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& path, Handler* handler) {
+  ASSIGN_OR_RETURN(sockaddr_un addr, Address(path));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
+    if (Call(path, "status", std::chrono::milliseconds(500)).ok()) {
+      return absl::AlreadyExistsError(absl::StrCat("another VM answers on ", path));
+    }
+    ::unlink(path.c_str());  // stale: its VM is gone
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus(absl::StrCat("bind ", path));
+  }
+  // Only the owner may connect: the socket can stop the VM. (Not umask: it is
+  // process-wide and other threads may be creating files.)
+  if (::chmod(path.c_str(), 0600) != 0) return ErrnoStatus(absl::StrCat("chmod ", path));
+  if (::listen(fd.get(), 8) != 0) return ErrnoStatus(absl::StrCat("listen ", path));
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  if (!stop) return ErrnoStatus("eventfd");
+  return std::unique_ptr<Server>(new Server(path, std::move(fd), std::move(stop), handler));
+}
+
+Server::Server(std::string path, UniqueFd listen_fd, UniqueFd stop_fd, Handler* handler)
+    : path_(std::move(path)), listen_fd_(std::move(listen_fd)), stop_fd_(std::move(stop_fd)), handler_(handler) {
+  thread_ = std::thread([this] {
+    SetThreadName("control");
+    Loop();
+  });
+}
+
+Server::~Server() {
+  const uint64_t one = 1;
+  (void)!::write(stop_fd_.get(), &one, sizeof(one));
+  thread_.join();
+  ::unlink(path_.c_str());
+}
+
+void Server::Loop() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      DVM_LOG(ERROR) << "control socket " << path_ << ": poll: " << std::strerror(errno);
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (client) Serve(client.get());
+  }
+}
+
+void Server::Serve(int fd) {
+  std::string buffer;
+  std::string line;
+  // One client at a time, each with a bounded time per line, so a silent
+  // client holds the socket at most a second.
+  while (ReadLine(fd, Clock::now() + std::chrono::milliseconds(kClientReadTimeoutMs), &line, &buffer)) {
+    if (!WriteAll(fd, HandleRequest(line, *handler_) + "\n")) return;
+  }
+}
+
+absl::StatusOr<std::string> Call(const std::string& path, absl::string_view request,
+                                 std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  ASSIGN_OR_RETURN(sockaddr_un addr, Address(path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::UnavailableError(absl::StrCat("no VM answers on ", path, ": ", std::strerror(errno)));
+  }
+  if (!WriteAll(fd.get(), absl::StrCat(request, "\n"))) {
+    return absl::UnavailableError(absl::StrCat("cannot send to ", path, ": ", std::strerror(errno)));
+  }
+  std::string buffer;
+  std::string line;
+  if (!ReadLine(fd.get(), deadline, &line, &buffer)) {
+    return RemainingMs(deadline) == 0 ? absl::DeadlineExceededError(absl::StrCat("no reply from ", path))
+                                      : absl::UnavailableError(absl::StrCat(path, " closed without a reply"));
+  }
+  return line;
+}
+
+absl::StatusOr<VmStatus> QueryStatus(const std::string& path, std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(std::string reply, Call(path, "status", timeout));
+  return ParseStatusReply(reply);
+}
+
+}  // namespace dvm::control
