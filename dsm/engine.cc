@@ -89,8 +89,7 @@ Engine::Engine(EngineOptions options, memory::GuestMemory* memory, memory::Userf
       transport_(transport),
       on_error_(std::move(on_error)),
       fault_threads_(options.fault_threads),
-      protocol_(options.self, std::move(options.homes), options.protocol),
-      send_page_(kPageSize) {}
+      protocol_(options.self, std::move(options.homes), options.protocol) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -235,6 +234,7 @@ void Engine::HandleLocked(const Event& event, std::span<const uint8_t> page) {
   woken_.clear();
   protocol_.Handle(event, &actions_);
   for (const Action& action : actions_) ExecuteLocked(action, page);
+  FlushOutboxLocked();
   stats_.steps[static_cast<size_t>(EngineStep::kLockHeld)].Record(NowNs() - start);
 }
 
@@ -279,24 +279,33 @@ void Engine::ExecuteLocked(const Action& action, std::span<const uint8_t> page) 
 }
 
 void Engine::SendLocked(const SendAction& send) {
-  std::array<uint8_t, kHeaderSize> header = EncodeHeader(send.msg);
-  const uint8_t* page = nullptr;
+  const size_t i = outbox_.size();
+  outbox_.push_back({send.to, EncodeHeader(send.msg), send.msg.has_page()});
   if (send.msg.has_page()) {
+    if (outbox_pages_.size() <= i) outbox_pages_.resize(i + 1);
+    outbox_pages_[i].resize(kPageSize);
     // An earlier WriteProtect action made the page read-only, so no write
     // can land after this copy.
     TimedLocked(EngineStep::kReadForSend, "read for sending", send.msg.gfn,
-                [&] { return pages_.Read(send.msg.gfn, send_page_); });
-    page = send_page_.data();
+                [&] { return pages_.Read(send.msg.gfn, outbox_pages_[i]); });
   }
-  const uint64_t start = NowNs();
-  absl::Status s = transport_->Send(send.to, kDsmChannel, 0, header, page);
-  stats_.steps[static_cast<size_t>(EngineStep::kSend)].Record(NowNs() - start);
-  if (s.ok()) {
-    ++stats_.messages_sent;
-  } else {
-    // The peer is down; its NodeDead is on the way and settles the protocol.
-    ++stats_.send_failures;
+}
+
+void Engine::FlushOutboxLocked() {
+  for (size_t i = 0; i < outbox_.size(); ++i) {
+    const Outgoing& out = outbox_[i];
+    const uint64_t start = NowNs();
+    absl::Status s = transport_->Send(out.to, kDsmChannel, 0, out.header,
+                                      out.has_page ? outbox_pages_[i].data() : nullptr);
+    stats_.steps[static_cast<size_t>(EngineStep::kSend)].Record(NowNs() - start);
+    if (s.ok()) {
+      ++stats_.messages_sent;
+    } else {
+      // The peer is down; its NodeDead is on the way and settles the protocol.
+      ++stats_.send_failures;
+    }
   }
+  outbox_.clear();
 }
 
 void Engine::WakeLocked(const WakeAction& wake) {

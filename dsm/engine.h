@@ -158,7 +158,10 @@ class Engine {
   // Runs one page operation, timing it as `step`, and checks its status.
   template <typename Op>
   void TimedLocked(EngineStep step, const char* what, Gfn gfn, Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a message, with a copy of the page taken now if it carries one.
   void SendLocked(const SendAction& send) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the queued messages to the transport, in order.
+  void FlushOutboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeLocked(const WakeAction& wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReportLocked(const ErrorAction& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A page operation failed: the node can no longer keep its memory coherent.
@@ -180,7 +183,17 @@ class Engine {
   // Pages installed or made writable by the actions being executed: their
   // faulting threads were woken by that, no UFFDIO_WAKE needed.
   std::vector<Gfn> woken_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint8_t> send_page_ ABSL_GUARDED_BY(mu_);
+  // Messages of the event being handled. The protocol's actions run in
+  // order, and a message may only reach its peer once all of them ran: a
+  // home grants a write and then drops its own copy, and the writer must not
+  // write while that copy is still readable here. So they leave at the end.
+  struct Outgoing {
+    NodeId to;
+    std::array<uint8_t, kHeaderSize> header;
+    bool has_page = false;
+  };
+  std::vector<Outgoing> outbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<uint8_t>> outbox_pages_ ABSL_GUARDED_BY(mu_);  // [i] for outbox_[i]; kept for reuse
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, bool> pin_results_ ABSL_GUARDED_BY(mu_);

@@ -225,7 +225,9 @@ class Protocol {
   Protocol(NodeId self, HomeMap homes, ProtocolOptions options = {});
 
   // Appends to *out the actions for one event; the caller executes them in
-  // order before handing in the next event. Messages must be delivered per
+  // order before handing in the next event, and lets the messages among them
+  // reach their peers only once all of them ran (a home sends a WriteGrant
+  // and then drops its own copy: the writer must not write before that). Messages must be delivered per
   // sender in the order sent (reliable per-peer FIFO, exactly once), and
   // NodeDead(n) only after the transport will deliver nothing more from n.
   void Handle(const Event& event, std::vector<Action>* out);

@@ -15,8 +15,10 @@
 //
 // Threads: with own_thread (the default) one I/O thread runs the sockets and
 // the handlers; otherwise the caller drives everything through Poll(). Send()
-// is thread-safe: it appends a signed frame to the peer's batch and wakes the
-// I/O side, which writes every queued frame with one gathered write.
+// is thread-safe: it signs the frame and, when nothing is queued before it,
+// writes it to the socket itself (non-blocking); otherwise, or if the socket
+// is full, it appends to the peer's batch and wakes the I/O side, which
+// writes every queued frame with one gathered write.
 #ifndef DVM_NET_TCP_TRANSPORT_H_
 #define DVM_NET_TCP_TRANSPORT_H_
 
