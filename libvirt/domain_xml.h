@@ -8,7 +8,7 @@
 //     <memory unit=...>, <currentMemory> (must not exceed memory), <vcpu>
 //     <os><type>hvm</type><kernel/><initrd/><cmdline/></os>   direct boot only
 //     <devices>
-//       <disk type='file|block' device='disk'><source file|dev=.../><readonly/></disk>
+//       <disk type='file' device='disk'><source file=.../><readonly/></disk>
 //       <interface type='ethernet'><target dev='TAP'/><mac address=.../></interface>
 //       <serial type='file|null|pty'>   the guest console (pty: dvmd's log of the domain)
 //     </devices>
