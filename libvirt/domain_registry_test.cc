@@ -183,5 +183,70 @@ TEST_F(RegistryTest, XmlDescGivesTheLiveOrTheInactiveDefinition) {
   EXPECT_EQ(CodeOf(registry_->XmlDesc(a.uuid, 0x100).status()), ErrorCode::kInvalidArg);
 }
 
+TEST_F(RegistryTest, ATransientDomainBeingDestroyedKeepsItsUuidUntilDestroyReturns) {
+  // Review M4: the exit report came inside Destroy and removed the transient
+  // domain while busy; a CreateTransient with its uuid then inserted a new
+  // busy entry, Destroy cleared busy on that one, a Define + Undefine removed
+  // it, and the CreateTransient aborted dvmd on a DVM_CHECK.
+  const std::string xml = DomainXml("t", dir_.kernel(), 2, "<uuid>6a0c4b3e-8f43-4d7c-9a51-0d1c2b3a4f5e</uuid>");
+  auto t = registry_->CreateTransient(xml, 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::Status create_during, define_during, start_during;
+  bool listed_during = false;
+  launcher_.OnDestroy([&] {
+    // The VM's exit has been reported; Destroy has not returned.
+    listed_during = registry_->FindByUuid(t->uuid).ok();
+    create_during = registry_->CreateTransient(xml, 0).status();
+    define_during = registry_->Define(xml, 0).status();
+    start_during = registry_->Start(t->uuid, 0);
+  });
+  ASSERT_TRUE(registry_->Destroy(t->uuid, 0).ok());
+  launcher_.OnDestroy(nullptr);
+  EXPECT_TRUE(listed_during) << "still there, busy";
+  EXPECT_EQ(CodeOf(create_during), ErrorCode::kDomainExists);
+  EXPECT_EQ(CodeOf(define_during), ErrorCode::kOperationInvalid) << define_during;
+  EXPECT_EQ(CodeOf(start_during), ErrorCode::kOperationInvalid) << start_during;
+  EXPECT_TRUE(registry_->List().empty()) << "gone once Destroy returned";
+  EXPECT_EQ(launcher_.launches(), 1);
+  auto again = registry_->CreateTransient(xml, 0);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state, DomainState::kRunning);
+}
+
+TEST_F(RegistryTest, AStartWhileAnotherStartLaunchesIsRefused) {
+  DomainView a = Define("a");
+  absl::Status second;
+  launcher_.OnLaunch([&] {
+    launcher_.OnLaunch(nullptr);
+    second = registry_->Start(a.uuid, 0);
+  });
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  EXPECT_EQ(CodeOf(second), ErrorCode::kOperationInvalid) << second;
+  EXPECT_EQ(launcher_.launches(), 1);
+}
+
+TEST_F(RegistryTest, AnOldRunsHandleDoesNotEndANewRun) {
+  DomainView a = Define("a");
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  ASSERT_TRUE(registry_->Destroy(a.uuid, 0).ok());
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  registry_->List();  // frees the first run's handle
+  EXPECT_TRUE(launcher_.Running("a"));
+  EXPECT_EQ(Get("a").state, DomainState::kRunning);
+}
+
+TEST_F(RegistryTest, UndefineWhileStartingMakesAFailedStartGoAway) {
+  DomainView a = Define("a");
+  launcher_.FailNextLaunch();
+  absl::Status undefine;
+  launcher_.OnLaunch([&] {
+    launcher_.OnLaunch(nullptr);
+    undefine = registry_->Undefine(a.uuid, 0);
+  });
+  EXPECT_FALSE(registry_->Start(a.uuid, 0).ok());
+  EXPECT_EQ(CodeOf(undefine), ErrorCode::kOperationInvalid) << "busy";
+  EXPECT_EQ(registry_->List().size(), 1u);
+}
+
 }  // namespace
 }  // namespace dvm::libvirt

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/fake_launcher.h"
@@ -130,12 +131,15 @@ TEST_F(ServerTest, KeepaliveIsAnsweredDuringALongCall) {
   std::vector<uint8_t> ret = c.Ok(static_cast<int32_t>(Proc::kDomainDefineXml), define.Take());
   XdrReader r(ret);
   NonnullDomain dom = NonnullDomain::Read(r);
-  launcher_.SetLaunchDelay(std::chrono::milliseconds(700));
+  // The start does not finish before the PONG has been read.
+  absl::Notification pong_read;
+  launcher_.OnLaunch([&] { pong_read.WaitForNotificationWithTimeout(absl::Seconds(10)); });
   XdrWriter start;
   dom.Write(start);
   c.Call(static_cast<int32_t>(Proc::kDomainCreate), start.Take());
   c.Send(Header{kKeepaliveProgram, kKeepaliveVersion, kKeepalivePing, MessageType::kMessage, 0, MessageStatus::kOk});
   auto first = c.Read();
+  pong_read.Notify();
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->header.program, kKeepaliveProgram) << "the PONG comes before the start's reply";
   auto second = c.Read();
