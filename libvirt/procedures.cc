@@ -94,6 +94,19 @@ CallResult Procedures::Call(ClientState& client, int32_t procedure, std::span<co
   return result;
 }
 
+bool Procedures::WaitsForVm(int32_t procedure) {
+  switch (static_cast<Proc>(procedure)) {
+    case Proc::kDomainCreate:
+    case Proc::kDomainCreateWithFlags:
+    case Proc::kDomainCreateXml:
+    case Proc::kDomainShutdown:
+    case Proc::kDomainShutdownFlags:
+    case Proc::kDomainDestroy:
+    case Proc::kDomainDestroyFlags: return true;
+    default: return false;
+  }
+}
+
 absl::StatusOr<DomainView> Procedures::Lookup(const NonnullDomain& dom) { return registry_->FindByUuid(dom.uuid); }
 
 void Procedures::RegisterConnect() {

@@ -52,6 +52,10 @@ class Procedures {
 
   std::string CapabilitiesXml() const;
 
+  // Calls that wait for a VM (start, shutdown, destroy: up to a minute); the
+  // server runs them apart from the quick ones.
+  static bool WaitsForVm(int32_t procedure);
+
  private:
   using Handler = std::function<absl::StatusOr<std::vector<uint8_t>>(ClientState&, std::span<const uint8_t>)>;
   struct Entry {
