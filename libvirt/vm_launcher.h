@@ -51,6 +51,7 @@ struct ProcessLauncherOptions {
   std::string run_dir;     // per VM: NAME.toml, NAME.sock
   std::string log_dir;     // per VM: NAME.log (dvm run's output and the console)
   std::chrono::milliseconds start_timeout{60'000};  // until the control socket answers
+  uint64_t max_log_bytes = 16 << 20;  // then NAME.log moves to NAME.log.old (console_log.h)
 };
 
 class ProcessLauncher final : public VmLauncher {
