@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dvmd: %s\n", std::string(lock.status().message()).c_str());
     return 1;
   }
-  dvm::libvirt::DomainStore store(o.state_dir);
+  dvm::libvirt::FileDomainStore store(o.state_dir);
   dvm::libvirt::ProcessLauncher launcher({.dvm_binary = o.dvm, .run_dir = o.run_dir, .log_dir = o.log_dir});
   dvm::libvirt::DomainRegistry registry(&store, &launcher, dvm::spec::HostLimits::FromHost());
   dvm::libvirt::Procedures procedures(&registry, HostInfo(o.dvm));

@@ -31,7 +31,7 @@ class RegistryTest : public ::testing::Test {
   ErrorCode CodeOf(const absl::Status& s) { return VirCodeOf(s); }
 
   ScratchDir dir_;
-  DomainStore store_;
+  FileDomainStore store_;
   FakeLauncher launcher_;
   std::unique_ptr<DomainRegistry> registry_;
   std::vector<std::string> problems_;

@@ -24,25 +24,39 @@ struct StoredDomain {
   bool autostart = false;
 };
 
+// Where the registry keeps persistent domains.
 class DomainStore {
  public:
-  explicit DomainStore(std::string dir) : dir_(std::move(dir)) {}
+  virtual ~DomainStore() = default;
 
-  // Creates DIR (mode 0700) if needed and removes temporary files.
-  absl::Status Init();
+  // Prepares the store (for files: creates DIR, removes temporary files).
+  virtual absl::Status Init() = 0;
 
   struct Loaded {
     std::vector<StoredDomain> domains;
-    std::vector<std::string> problems;  // one line per file that could not be read
+    std::vector<std::string> problems;  // one line per domain that could not be read
   };
-  // Reads every NAME.xml. The XML is parsed but not validated against the
+  // Every stored domain. The XML is parsed but not validated against the
   // host (a kernel that went missing must not make a domain disappear).
-  Loaded LoadAll() const;
+  virtual Loaded LoadAll() const = 0;
 
-  absl::Status Save(const DomainDef& def, bool autostart);
-  absl::Status Remove(const std::string& name);
+  virtual absl::Status Save(const DomainDef& def, bool autostart) = 0;
+  virtual absl::Status Remove(const std::string& name) = 0;
+  // Where a domain is kept, for messages.
+  virtual std::string PathOf(const std::string& name) const = 0;
+};
 
-  std::string PathOf(const std::string& name) const { return dir_ + "/" + name + ".xml"; }
+// One file per domain in a folder (above).
+class FileDomainStore final : public DomainStore {
+ public:
+  explicit FileDomainStore(std::string dir) : dir_(std::move(dir)) {}
+
+  // Creates DIR (mode 0700) if needed and removes temporary files.
+  absl::Status Init() override;
+  Loaded LoadAll() const override;
+  absl::Status Save(const DomainDef& def, bool autostart) override;
+  absl::Status Remove(const std::string& name) override;
+  std::string PathOf(const std::string& name) const override { return dir_ + "/" + name + ".xml"; }
   const std::string& dir() const { return dir_; }
 
  private:

@@ -127,7 +127,7 @@ class ServerTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
-  DomainStore store_;
+  FileDomainStore store_;
   FakeLauncher launcher_;
   DomainRegistry registry_;
   Procedures procedures_;
