@@ -135,14 +135,11 @@ void Procedures::RegisterConnect() {
     return Empty();
   }, /*before_open=*/true);
   Register(Proc::kConnectSupportsFeature, "virConnectSupportsFeature", true,
-           [](ClientState& c, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
+           [](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
     ASSIGN_OR_RETURN(FeatureArgs args, Args<FeatureArgs>(body));
     bool yes = false;
     switch (args.feature) {
-      case kFeatureProgramKeepalive:
-        yes = true;  // the server answers PINGs
-        c.keepalive = true;
-        break;
+      case kFeatureProgramKeepalive: yes = true; break;  // the server answers PINGs
       case kFeatureTypedParamString:
       case kFeatureRemoteCloseCallback: yes = true; break;
       default: break;
@@ -291,7 +288,8 @@ void Procedures::RegisterDomainQueries() {
            -> absl::StatusOr<std::vector<uint8_t>> {
     ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
     ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    DomainInfo info{d.state, d.memory_bytes / kKiB, d.active() ? d.memory_bytes / kKiB : 0, d.vcpus, d.cpu_time_ns};
+    // Memory as libvirt reports it for a shut-off domain too: what it will have.
+    DomainInfo info{d.state, d.memory_bytes / kKiB, d.memory_bytes / kKiB, d.vcpus, d.cpu_time_ns};
     XdrWriter w;
     info.Write(w);
     return w.Take();
@@ -317,9 +315,13 @@ void Procedures::RegisterDomainQueries() {
     w.U64(0);
     return w.Take();
   });
-  Register(Proc::kDomainGetXmlDesc, "virDomainGetXMLDesc", true, [this](ClientState&, std::span<const uint8_t> body)
+  Register(Proc::kDomainGetXmlDesc, "virDomainGetXMLDesc", true, [this](ClientState& c, std::span<const uint8_t> body)
            -> absl::StatusOr<std::vector<uint8_t>> {
     ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
+    constexpr uint32_t kXmlSecure = 1;
+    if (c.read_only && (args.flags & kXmlSecure)) {
+      return VirError(ErrorCode::kOperationDenied, "virDomainGetXMLDesc with secure flag: read only access");
+    }
     ASSIGN_OR_RETURN(std::string xml, registry_->XmlDesc(args.dom.uuid, args.flags));
     return EncodeString(xml);
   });

@@ -33,7 +33,6 @@ struct ClientState {
   bool read_only_socket = false;  // came in on the -sock-ro socket
   bool opened = false;
   bool read_only = false;         // the socket's, or VIR_CONNECT_RO at open
-  bool keepalive = false;         // it asked about keepalive: we answer pings
 };
 
 struct CallResult {
