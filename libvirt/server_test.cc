@@ -6,7 +6,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
@@ -159,8 +158,8 @@ TEST_F(ServerTest, KeepaliveIsAnsweredDuringALongCall) {
   XdrReader r(ret);
   NonnullDomain dom = NonnullDomain::Read(r);
   // The start does not finish before the PONG has been read.
-  absl::Notification pong_read;
-  launcher_.OnLaunch([&] { pong_read.WaitForNotificationWithTimeout(absl::Seconds(10)); });
+  testing::Latch pong_read;
+  launcher_.OnLaunch([&] { pong_read.WaitFor(std::chrono::seconds(10)); });
   XdrWriter start;
   dom.Write(start);
   c.Call(static_cast<int32_t>(Proc::kDomainCreate), start.Take());
@@ -260,8 +259,8 @@ TEST_F(ServerTest, CallsBehindASlowOnePauseReadingAndResume) {
   RawClient c(socket_);
   c.Open();
   NonnullDomain dom = DefineOver(c, "slow");
-  absl::Notification release;
-  launcher_.OnLaunch([&] { release.WaitForNotificationWithTimeout(absl::Seconds(10)); });
+  testing::Latch release;
+  launcher_.OnLaunch([&] { release.WaitFor(std::chrono::seconds(10)); });
   const uint64_t calls_before = server_->stats().calls.load();
   c.Call(static_cast<int32_t>(Proc::kDomainCreate), Args(dom));
   for (int i = 0; i < 20; ++i) c.Call(kHostname);
@@ -284,11 +283,11 @@ TEST_F(ServerTest, CallsBehindASlowOnePauseReadingAndResume) {
 TEST_F(ServerTest, StartsThatWaitForVmsDoNotHoldUpQuickCalls) {
   // Review S6: four starts used to take all four workers, and a read-only
   // list waited behind them.
-  absl::Notification release;
+  testing::Latch release;
   std::atomic<int> launching{0};
   launcher_.OnLaunch([&] {
     ++launching;
-    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+    release.WaitFor(std::chrono::seconds(10));
   });
   std::vector<std::unique_ptr<RawClient>> starters;
   for (int i = 0; i < 4; ++i) {
@@ -379,14 +378,14 @@ TEST_F(ServerTest, StopWhileACallRuns) {
   RawClient c(socket_);
   c.Open();
   NonnullDomain dom = DefineOver(c, "stopping");
-  absl::Notification launching, release;
+  testing::Latch launching, release;
   launcher_.OnLaunch([&] {
     launching.Notify();
-    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+    release.WaitFor(std::chrono::seconds(10));
   });
   c.Call(static_cast<int32_t>(Proc::kDomainCreate), Args(dom));
   for (int i = 0; i < 5; ++i) c.Call(kHostname);
-  launching.WaitForNotification();
+  launching.Wait();
   std::thread releaser([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     release.Notify();

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/console_log.h"
@@ -32,13 +31,13 @@ class ProcessLauncherTest : public ::testing::Test {
   // Watches `vm` and waits for its exit report.
   static VmExit WatchUntilExit(RunningVm& vm, std::function<void()> then) {
     VmExit exit;
-    absl::Notification ended;
+    testing::Latch ended;
     vm.Watch([&](VmExit e) {
       exit = e;
       ended.Notify();
     });
     then();
-    EXPECT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(15)));
+    EXPECT_TRUE(ended.WaitFor(std::chrono::seconds(15)));
     return exit;
   }
 
@@ -91,7 +90,7 @@ TEST_F(ProcessLauncherTest, ARestartedDvmdAdoptsTheRunningVm) {
   auto adopted = launcher_.Adopt(Def("vm3"));
   ASSERT_TRUE(adopted.ok()) << adopted.status();
   // The adopted handle is not the VM's parent: it sees the end without a status.
-  absl::Notification ended;
+  testing::Latch ended;
   VmExit exit;
   (*adopted)->Watch([&](VmExit e) {
     exit = e;
@@ -99,14 +98,14 @@ TEST_F(ProcessLauncherTest, ARestartedDvmdAdoptsTheRunningVm) {
   });
   VmExit child_exit = WatchUntilExit(**vm, [&] { EXPECT_TRUE((*adopted)->Destroy(std::chrono::seconds(5)).ok()); });
   EXPECT_EQ(child_exit.reason, kShutoffDestroyed);
-  ASSERT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(ended.WaitFor(std::chrono::seconds(5)));
   EXPECT_EQ(exit.reason, kShutoffUnknown);
 }
 
 TEST_F(ProcessLauncherTest, AGuestThatWritesWithoutEndHasItsLogCapped) {
   auto vm = launcher_.Launch(Def("chatty-1"));
   ASSERT_TRUE(vm.ok()) << vm.status();
-  absl::Notification ended;
+  testing::Latch ended;
   (*vm)->Watch([&](VmExit) { ended.Notify(); });
   const std::string log = launcher_.LogPath("chatty-1");
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -116,7 +115,7 @@ TEST_F(ProcessLauncherTest, AGuestThatWritesWithoutEndHasItsLogCapped) {
   ASSERT_TRUE(std::filesystem::exists(log + ".old")) << "the log was moved aside";
   EXPECT_LT(std::filesystem::file_size(log), 2u << 20);
   EXPECT_TRUE((*vm)->Destroy(std::chrono::seconds(5)).ok());
-  EXPECT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(ended.WaitFor(std::chrono::seconds(5)));
 }
 
 TEST(ExitOfStatus, MapsDvmRunsExitStatus) {
