@@ -2,7 +2,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <bitset>
@@ -128,17 +127,6 @@ std::optional<std::vector<uint32_t>> ParseIdList(absl::string_view text) {
     if (ids.test(v)) out.push_back(v);
   }
   return out;
-}
-
-std::string FormatIdList(const std::vector<VcpuId>& ids) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < ids.size();) {
-    size_t j = i;
-    while (j + 1 < ids.size() && ids[j + 1].value() == ids[j].value() + 1) ++j;
-    parts.push_back(i == j ? absl::StrCat(ids[i].value()) : absl::StrCat(ids[i].value(), "-", ids[j].value()));
-    i = j + 1;
-  }
-  return absl::StrJoin(parts, ",");
 }
 
 // An element of another namespace, serialized on its own with every
@@ -519,31 +507,6 @@ std::string XmlField(const std::string& field) {
   return field;
 }
 
-// Text content needs only & < > escaped; quotes are escaped in attribute
-// values alone (text made of quotes would otherwise grow sixfold and no longer
-// fit the 4 MiB limits of the store and of a client's string).
-std::string Esc(absl::string_view s, bool attribute = false) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += attribute ? "&apos;" : "'"; break;
-      case '"': out += attribute ? "&quot;" : "\""; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscAttr(absl::string_view s) { return Esc(s, /*attribute=*/true); }
-
-std::string FormatAddress(const spec::NetAddress& a) {
-  if (a.host.find(':') != std::string::npos) return absl::StrCat("[", a.host, "]:", a.port);
-  return absl::StrCat(a.host, ":", a.port);
-}
-
 }  // namespace
 
 absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::HostLimits& host, bool validate) {
@@ -599,112 +562,6 @@ absl::Status ValidateDomain(const DomainDef& def, const spec::HostLimits& host) 
     return Unsupported(absl::StrCat("dvm cannot run this domain: ", absl::StrJoin(problems, "; ")));
   }
   return absl::OkStatus();
-}
-
-std::string FormatDomainXml(const DomainDef& def) {
-  const VmSpec& s = def.spec;
-  std::string x = "<domain type='kvm'>\n";
-  absl::StrAppend(&x, "  <name>", Esc(s.name), "</name>\n");
-  absl::StrAppend(&x, "  <uuid>", UuidToString(def.uuid), "</uuid>\n");
-  if (!def.title.empty()) absl::StrAppend(&x, "  <title>", Esc(def.title), "</title>\n");
-  if (!def.description.empty()) absl::StrAppend(&x, "  <description>", Esc(def.description), "</description>\n");
-  absl::StrAppend(&x, "  <metadata>\n    <dvm:cluster xmlns:dvm='", kDvmNamespace, "' transport='",
-                  s.dsm.transport == spec::TransportKind::kDpdk ? "dpdk" : "tcp", "'");
-  if (!s.cluster_key_file.empty()) absl::StrAppend(&x, " key_file='", EscAttr(s.cluster_key_file), "'");
-  x += ">\n";
-  if (s.dsm.home == spec::HomePolicy::kInterleave) {
-    absl::StrAppend(&x, "      <dvm:home policy='interleave' interleave='", s.dsm.interleave_bytes, "'/>\n");
-  } else {
-    absl::StrAppend(&x, "      <dvm:home policy='range' interleave='", s.dsm.interleave_bytes, "'>\n");
-    for (const spec::HomeRange& r : s.dsm.ranges) {
-      absl::StrAppendFormat(&x, "        <dvm:range start='%#x' size='%#x' node='%u'/>\n", r.start.value(), r.size,
-                            r.node.value());
-    }
-    x += "      </dvm:home>\n";
-  }
-  for (const spec::NodeSpec& n : s.nodes) {
-    absl::StrAppend(&x, "      <dvm:node id='", n.id.value(), "' address='", EscAttr(FormatAddress(n.address)), "'");
-    if (!n.vcpus.empty()) absl::StrAppend(&x, " vcpus='", FormatIdList(n.vcpus), "'");
-    if (n.dpdk_args.empty()) {
-      x += "/>\n";
-    } else {
-      x += ">\n";
-      for (const std::string& arg : n.dpdk_args) absl::StrAppend(&x, "        <dvm:dpdk_arg>", Esc(arg), "</dvm:dpdk_arg>\n");
-      x += "      </dvm:node>\n";
-    }
-  }
-  x += "    </dvm:cluster>\n";
-  for (const std::string& foreign : def.foreign_metadata) absl::StrAppend(&x, "    ", foreign, "\n");
-  x += "  </metadata>\n";
-  absl::StrAppend(&x, "  <memory unit='KiB'>", s.memory_bytes / kKiB, "</memory>\n");
-  absl::StrAppend(&x, "  <currentMemory unit='KiB'>", s.memory_bytes / kKiB, "</currentMemory>\n");
-  absl::StrAppend(&x, "  <vcpu placement='static'>", s.vcpu_count, "</vcpu>\n");
-  x += "  <os>\n    <type arch='x86_64'>hvm</type>\n";
-  absl::StrAppend(&x, "    <kernel>", Esc(s.kernel), "</kernel>\n");
-  if (!s.initrd.empty()) absl::StrAppend(&x, "    <initrd>", Esc(s.initrd), "</initrd>\n");
-  absl::StrAppend(&x, "    <cmdline>", Esc(s.cmdline), "</cmdline>\n");
-  x += "  </os>\n";
-  // dvm never restarts a guest: every way a guest ends stops the domain.
-  x += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n";
-  x += "  <devices>\n";
-  for (size_t i = 0; i < s.devices.disks.size(); ++i) {
-    const spec::DiskSpec& d = s.devices.disks[i];
-    absl::StrAppend(&x, "    <disk type='file' device='disk'>\n      <source file='", EscAttr(d.path), "'/>\n",
-                    "      <target dev='vd", std::string(1, static_cast<char>('a' + i % 26)), "' bus='virtio'/>\n");
-    if (d.read_only) x += "      <readonly/>\n";
-    x += "    </disk>\n";
-  }
-  for (const spec::NetDeviceSpec& n : s.devices.nets) {
-    x += "    <interface type='ethernet'>\n";
-    if (!n.mac.empty()) absl::StrAppend(&x, "      <mac address='", EscAttr(n.mac), "'/>\n");
-    absl::StrAppend(&x, "      <target dev='", EscAttr(n.tap), "'/>\n      <model type='virtio'/>\n    </interface>\n");
-  }
-  switch (s.devices.serial.kind) {
-    case spec::SerialKind::kFile:
-      absl::StrAppend(&x, "    <serial type='file'>\n      <source path='", EscAttr(s.devices.serial.path),
-                      "'/>\n    </serial>\n");
-      break;
-    case spec::SerialKind::kNone: x += "    <serial type='null'/>\n"; break;
-    case spec::SerialKind::kStdio: break;  // the default: the console goes to dvmd's log of the domain
-  }
-  x += "  </devices>\n</domain>\n";
-  return x;
-}
-
-std::string UuidToString(const Uuid& u) {
-  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
-                         u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-std::optional<Uuid> ParseUuid(absl::string_view text) {
-  std::string hex;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '-') {
-      if (text.size() != 36 || (i != 8 && i != 13 && i != 18 && i != 23)) return std::nullopt;
-      continue;
-    }
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    hex += c;
-  }
-  if (hex.size() != 32) return std::nullopt;
-  Uuid u{};
-  for (size_t i = 0; i < 16; ++i) {
-    std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, u[i], 16);
-  }
-  return u;
-}
-
-Uuid RandomUuid() {
-  Uuid u{};
-  size_t got = 0;
-  while (got < u.size()) {
-    ssize_t n = getrandom(u.data() + got, u.size() - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  u[6] = (u[6] & 0x0f) | 0x40;  // version 4
-  u[8] = (u[8] & 0x3f) | 0x80;  // RFC 4122 variant
-  return u;
 }
 
 }  // namespace dvm::libvirt

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libvirt/uuid.h"
 #include "libvirt/xdr.h"
 #include "vmm/spec/vm_spec.h"
 
@@ -61,12 +62,9 @@ absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::Host
 // spec::Validate on the domain's VmSpec, its problems named the XML way.
 absl::Status ValidateDomain(const DomainDef& def, const spec::HostLimits& host);
 
+// (domain_xml_format.cc)
 std::string FormatDomainXml(const DomainDef& def);
 
-// "4fe1b7a0-...": 36 characters. Parsing also takes 32 hex digits without dashes.
-std::string UuidToString(const Uuid& uuid);
-std::optional<Uuid> ParseUuid(absl::string_view text);
-Uuid RandomUuid();  // version 4
 
 }  // namespace dvm::libvirt
 

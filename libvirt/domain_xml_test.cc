@@ -198,6 +198,21 @@ TEST_F(DomainXmlTest, ADtdInUtf16IsRefused) {
   EXPECT_THAT(message, HasSubstr("document type declarations"));
 }
 
+TEST_F(DomainXmlTest, DiskTargetsStayUniquePastTwentySix) {
+  std::string disks = "<devices>";
+  for (int i = 0; i < 28; ++i) {
+    absl::StrAppend(&disks, "<disk type='file' device='disk'><source file='", dir_.kernel(), "'/><readonly/></disk>");
+  }
+  disks += "</devices>";
+  auto def = ParseDomainXml(DomainXml("disks", dir_.kernel(), 2, disks), spec::HostLimits{64 * kGiB}, false);
+  ASSERT_TRUE(def.ok()) << def.status();
+  const std::string xml = FormatDomainXml(*def);
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdz'"));
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdaa'"));
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdab'"));
+  EXPECT_EQ(xml.find("<target dev='vda'"), xml.rfind("<target dev='vda'")) << "vda once";
+}
+
 TEST_F(DomainXmlTest, BlockDisksAreRefused) {
   EXPECT_THAT(Fail(DomainXml("b", dir_.kernel(), 2,
                              "<devices><disk type='block' device='disk'><source dev='/dev/sda'/></disk></devices>"))
