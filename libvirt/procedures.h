@@ -56,7 +56,8 @@ class Procedures {
   static bool WaitsForVm(int32_t procedure);
 
  private:
-  using Handler = std::function<absl::StatusOr<std::vector<uint8_t>>(ClientState&, std::span<const uint8_t>)>;
+  using Ret = absl::StatusOr<std::vector<uint8_t>>;  // an encoded reply, or the error
+  using Handler = std::function<Ret(ClientState&, std::span<const uint8_t>)>;
   struct Entry {
     Handler handler;
     bool read_only = true;  // allowed on a read-only connection
@@ -64,6 +65,19 @@ class Procedures {
     const char* name = "";
   };
   void Register(Proc proc, const char* name, bool read_only, Handler handler, bool before_open = false);
+  // Decodes arguments A, then f(client, args).
+  template <typename A, typename F>
+  static Handler Takes(F f);
+  // No arguments; f() is the reply.
+  template <typename F>
+  static Handler Constant(F f);
+  // Arguments A naming a domain; f(view, args) is the reply.
+  template <typename A, typename F>
+  Handler OfDomain(F f);
+  // Arguments A naming a domain (with flags, if A has them); the registry's
+  // action on it, with an empty reply.
+  template <typename A>
+  Handler Act(absl::Status (DomainRegistry::*action)(const Uuid&, uint32_t));
   void RegisterConnect();
   void RegisterDomainQueries();
   void RegisterDomainChanges();
