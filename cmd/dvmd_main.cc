@@ -162,8 +162,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   dvm::libvirt::FileDomainStore store(o.state_dir);
+  // What running domains run with, and their ids: on the run folder's tmpfs,
+  // so it goes with the VMs at a host reboot.
+  mkdir(o.run_dir.c_str(), 0700);
+  dvm::libvirt::FileDomainStore live(o.run_dir + "/domains");
   dvm::libvirt::ProcessLauncher launcher({.dvm_binary = o.dvm, .run_dir = o.run_dir, .log_dir = o.log_dir});
-  dvm::libvirt::DomainRegistry registry(&store, &launcher, dvm::spec::HostLimits::FromHost());
+  dvm::libvirt::DomainRegistry registry(&store, &launcher, dvm::spec::HostLimits::FromHost(), &live);
   dvm::libvirt::Procedures procedures(&registry, HostInfo(o.dvm));
   dvm::libvirt::Server server(&procedures, {.socket = o.socket, .socket_ro = o.socket_ro});
   if (absl::Status s = server.Listen(); !s.ok()) {

@@ -20,8 +20,8 @@ absl::Status CheckFlags(uint32_t flags, uint32_t allowed, const char* what) {
 
 }  // namespace
 
-DomainRegistry::DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host)
-    : store_(store), launcher_(launcher), host_(host) {}
+DomainRegistry::DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host, DomainStore* live)
+    : store_(store), launcher_(launcher), host_(host), live_(live) {}
 
 DomainRegistry::~DomainRegistry() {
   std::vector<std::shared_ptr<RunningVm>> vms;
@@ -42,6 +42,12 @@ std::vector<std::string> DomainRegistry::Load() {
   if (absl::Status s = store_->Init(); !s.ok()) return {std::string(s.message())};
   DomainStore::Loaded loaded = store_->LoadAll();
   problems = std::move(loaded.problems);
+  DomainStore::Loaded live;
+  if (live_ != nullptr) {
+    if (absl::Status s = live_->Init(); !s.ok()) problems.push_back(std::string(s.message()));
+    live = live_->LoadAll();
+    problems.insert(problems.end(), live.problems.begin(), live.problems.end());
+  }
   MutexLock lock(&mu_);
   for (StoredDomain& stored : loaded.domains) {
     if (absl::Status s = CheckConflicts(stored.def); !s.ok()) {
@@ -51,7 +57,30 @@ std::vector<std::string> DomainRegistry::Load() {
     Domain& d = Insert(stored.def.uuid);
     d.config = std::move(stored.def);
     d.autostart = stored.autostart;
-    // A VM started before dvmd restarted runs on: take it back.
+  }
+  // VMs started before dvmd restarted run on: take them back, with the
+  // definition and id they run with (a transient domain has no other).
+  for (StoredDomain& running : live.domains) {
+    const std::string name = running.def.spec.name;
+    Domain* d = Find(running.def.uuid);
+    if (d == nullptr && CheckConflicts(running.def).ok()) {
+      d = &Insert(running.def.uuid);
+      d->config = running.def;
+      d->persistent = false;
+    }
+    absl::StatusOr<std::unique_ptr<RunningVm>> vm =
+        d != nullptr ? launcher_->Adopt(running.def) : absl::NotFoundError("no such domain");
+    if (!vm.ok()) {
+      (void)live_->Remove(name);  // it ended while dvmd was away
+      if (d != nullptr && !d->persistent) domains_.erase(running.def.uuid);
+      continue;
+    }
+    DVM_LOG(INFO) << "domain " << name << " is still running; watching it again";
+    MarkRunning(*d, std::move(*vm), kRunningUnknown, running.def, running.id);
+  }
+  // Without a live definition (none kept, or an older dvmd): as defined.
+  for (auto& [uuid, d] : domains_) {
+    if (d.state == DomainState::kRunning) continue;
     if (absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Adopt(d.config); vm.ok()) {
       DVM_LOG(INFO) << "domain " << d.config.spec.name << " is still running; watching it again";
       MarkRunning(d, std::move(*vm), kRunningUnknown, d.config);
@@ -132,12 +161,20 @@ absl::Status DomainRegistry::CheckConflicts(const DomainDef& def) {
   return absl::OkStatus();
 }
 
-void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def) {
+void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def,
+                                 int32_t id) {
   d.vm = std::move(vm);
   d.live = def;
   d.state = DomainState::kRunning;
   d.reason = reason;
-  d.id = next_id_++;
+  d.id = id >= 0 ? id : next_id_;
+  next_id_ = std::max(next_id_, d.id + 1);
+  if (live_ != nullptr) {
+    // On a tmpfs: cheap under the lock, and gone after a host reboot with the VMs.
+    if (absl::Status s = live_->Save(def, false, d.id); !s.ok()) {
+      DVM_LOG(WARNING) << "cannot keep the live definition of " << def.spec.name << ": " << s.message();
+    }
+  }
   const uint64_t generation = ++d.generation;
   const Uuid uuid = d.config.uuid;
   d.vm->Watch([this, uuid, generation](VmExit exit) { OnExit(uuid, generation, exit); });
@@ -145,6 +182,7 @@ void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32
 
 void DomainRegistry::MarkStopped(Domain& d, int32_t reason, const std::string& detail) {
   DVM_LOG(INFO) << "domain " << d.config.spec.name << " shut off: " << detail;
+  if (live_ != nullptr) (void)live_->Remove(d.config.spec.name);
   if (d.vm) retired_.push_back(std::move(d.vm));
   d.live.reset();
   d.state = DomainState::kShutoff;

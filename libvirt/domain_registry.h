@@ -61,7 +61,10 @@ inline constexpr uint32_t kXmlInactive = 2;
 
 class DomainRegistry {
  public:
-  DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host);
+  // `live` (optional, in the run folder) keeps what running domains run with
+  // and their ids, so a restarted dvmd takes back transient domains too, with
+  // their live definitions and ids.
+  DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host, DomainStore* live = nullptr);
   // Stops watching the VMs; they keep running (a restarted dvmd adopts them).
   ~DomainRegistry();
 
@@ -117,8 +120,8 @@ class DomainRegistry {
   static DomainView View(Snapshot snap);  // without the lock: reads /proc
   // Reports a domain that exists under the name or uuid of `def` otherwise.
   absl::Status CheckConflicts(const DomainDef& def) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // `def`: the definition the VM was started with.
-  void MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def)
+  // `def`: the definition the VM was started with; `id`: its id if it had one.
+  void MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def, int32_t id = -1)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkStopped(Domain& d, int32_t reason, const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const Uuid& uuid, uint64_t generation, const VmExit& exit);
@@ -131,6 +134,7 @@ class DomainRegistry {
   DomainStore* const store_;
   VmLauncher* const launcher_;
   const spec::HostLimits host_;
+  DomainStore* const live_;
   Mutex mu_;
   std::map<Uuid, Domain> domains_ ABSL_GUARDED_BY(mu_);
   int32_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

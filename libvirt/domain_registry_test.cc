@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/fake_launcher.h"
+#include "libvirt/memory_domain_store.h"
 #include "libvirt/test_util.h"
 #include "libvirt/vir_error.h"
 
@@ -19,7 +20,7 @@ class RegistryTest : public ::testing::Test {
   // A fresh registry over the same store, as after a dvmd restart.
   void Reopen() {
     registry_.reset();
-    registry_ = std::make_unique<DomainRegistry>(&store_, &launcher_, spec::HostLimits{64 * kGiB});
+    registry_ = std::make_unique<DomainRegistry>(&store_, &launcher_, spec::HostLimits{64 * kGiB}, &live_);
     problems_ = registry_->Load();
   }
   DomainView Define(const std::string& name, int vcpus = 2) {
@@ -32,6 +33,7 @@ class RegistryTest : public ::testing::Test {
 
   ScratchDir dir_;
   FileDomainStore store_;
+  MemoryDomainStore live_;  // the run folder's
   FakeLauncher launcher_;
   std::unique_ptr<DomainRegistry> registry_;
   std::vector<std::string> problems_;
@@ -136,6 +138,43 @@ TEST_F(RegistryTest, AVmThatOutlivedDvmdIsAdopted) {
   EXPECT_EQ(Get("a").reason, kRunningUnknown);
   EXPECT_TRUE(registry_->StartAutostartDomains().empty());
   EXPECT_EQ(launcher_.launches(), 0);
+}
+
+TEST_F(RegistryTest, RunningDomainsComeBackWithTheirLiveDefinitionAndId) {
+  // Review S2: a transient domain's VM became an orphan at a dvmd restart,
+  // and an adopted VM took its definition and a new id from the config.
+  DomainView a = Define("a", 2);
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  const std::string uuid = absl::StrCat("<uuid>", UuidToString(a.uuid), "</uuid>");
+  ASSERT_TRUE(registry_->Define(DomainXml("a", dir_.kernel(), 4, uuid), 0).ok());  // for the next start
+  auto t = registry_->CreateTransient(DomainXml("t", dir_.kernel(), 3), 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  launcher_.AddSurvivor("a");
+  launcher_.AddSurvivor("t");
+  Reopen();
+  EXPECT_TRUE(problems_.empty());
+  EXPECT_EQ(Get("a").state, DomainState::kRunning);
+  EXPECT_EQ(Get("a").id, 1);
+  EXPECT_EQ(Get("a").vcpus, 2u) << "what it runs with";
+  EXPECT_THAT(*registry_->XmlDesc(a.uuid, kXmlInactive), HasSubstr("<vcpu placement='static'>4</vcpu>"));
+  EXPECT_EQ(Get("t").state, DomainState::kRunning);
+  EXPECT_EQ(Get("t").id, 2);
+  EXPECT_FALSE(Get("t").persistent);
+  DomainView b = Define("b");
+  ASSERT_TRUE(registry_->Start(b.uuid, 0).ok());
+  EXPECT_EQ(Get("b").id, 3) << "no id is given twice";
+  launcher_.End("t", {kShutoffShutdown, "off"});
+  EXPECT_EQ(CodeOf(registry_->FindByName("t").status()), ErrorCode::kNoDomain);
+  Reopen();
+  EXPECT_EQ(CodeOf(registry_->FindByName("t").status()), ErrorCode::kNoDomain) << "its live file went with it";
+  EXPECT_EQ(Get("a").id, 1);
+}
+
+TEST_F(RegistryTest, ALiveDefinitionWhoseVmEndedMeanwhileIsDropped) {
+  ASSERT_TRUE(registry_->CreateTransient(DomainXml("t", dir_.kernel()), 0).ok());
+  Reopen();  // t's VM did not survive
+  EXPECT_TRUE(registry_->List().empty());
+  EXPECT_TRUE(live_.LoadAll().domains.empty());
 }
 
 TEST_F(RegistryTest, UndefineOfARunningDomainMakesItTransient) {

@@ -4,6 +4,9 @@
 //   dvmd-domain 1 autostart=0
 //   <domain type='kvm'>...
 //
+// (dvmd keeps the live definitions of running domains the same way in its
+// run folder, with the domain's id: "dvmd-domain 1 autostart=0 id=3".)
+//
 // Every write goes to a temporary file in DIR that is fsynced and renamed
 // over the old one (then DIR is fsynced), so a crash leaves the old file or
 // the new one, never half of either; leftovers of an interrupted write are
@@ -22,6 +25,7 @@ namespace dvm::libvirt {
 struct StoredDomain {
   DomainDef def;
   bool autostart = false;
+  int32_t id = -1;  // a running domain's (the run folder's store of live definitions)
 };
 
 // Where the registry keeps persistent domains.
@@ -40,7 +44,7 @@ class DomainStore {
   // host (a kernel that went missing must not make a domain disappear).
   virtual Loaded LoadAll() const = 0;
 
-  virtual absl::Status Save(const DomainDef& def, bool autostart) = 0;
+  virtual absl::Status Save(const DomainDef& def, bool autostart, int32_t id = -1) = 0;
   virtual absl::Status Remove(const std::string& name) = 0;
   // Where a domain is kept, for messages.
   virtual std::string PathOf(const std::string& name) const = 0;
@@ -54,7 +58,7 @@ class FileDomainStore final : public DomainStore {
   // Creates DIR (mode 0700) if needed and removes temporary files.
   absl::Status Init() override;
   Loaded LoadAll() const override;
-  absl::Status Save(const DomainDef& def, bool autostart) override;
+  absl::Status Save(const DomainDef& def, bool autostart, int32_t id = -1) override;
   absl::Status Remove(const std::string& name) override;
   std::string PathOf(const std::string& name) const override { return dir_ + "/" + name + ".xml"; }
   const std::string& dir() const { return dir_; }
@@ -64,7 +68,7 @@ class FileDomainStore final : public DomainStore {
 };
 
 // The file's text, and back.
-std::string FormatStoredDomain(const DomainDef& def, bool autostart);
+std::string FormatStoredDomain(const DomainDef& def, bool autostart, int32_t id = -1);
 absl::StatusOr<StoredDomain> ParseStoredDomain(absl::string_view text);
 
 }  // namespace dvm::libvirt

@@ -53,6 +53,17 @@ TEST(DomainStore, OnlyTheOwnerReadsTheFiles) {
   EXPECT_EQ(file.st_mode & 0777, 0600u);
 }
 
+TEST(DomainStore, TheHeaderMayCarryAnId) {
+  ScratchDir dir;
+  DomainDef a = Def("a", dir.kernel());
+  auto with_id = ParseStoredDomain(FormatStoredDomain(a, false, 7));
+  ASSERT_TRUE(with_id.ok()) << with_id.status();
+  EXPECT_EQ(with_id->id, 7);
+  EXPECT_EQ(ParseStoredDomain(FormatStoredDomain(a, true))->id, -1);
+  EXPECT_FALSE(ParseStoredDomain("dvmd-domain 1 autostart=0 id=x\n<domain/>").ok());
+  EXPECT_FALSE(ParseStoredDomain("dvmd-domain 1 autostart=0 idd=1\n<domain/>").ok());
+}
+
 TEST(DomainStore, TheMemoryStoreKeepsWhatAFileWould) {
   ScratchDir dir;
   MemoryDomainStore store;

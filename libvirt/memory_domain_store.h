@@ -29,9 +29,9 @@ class MemoryDomainStore final : public DomainStore {
     }
     return out;
   }
-  absl::Status Save(const DomainDef& def, bool autostart) override {
+  absl::Status Save(const DomainDef& def, bool autostart, int32_t id = -1) override {
     MutexLock lock(&mu_);
-    files_[def.spec.name] = FormatStoredDomain(def, autostart);
+    files_[def.spec.name] = FormatStoredDomain(def, autostart, id);
     return absl::OkStatus();
   }
   absl::Status Remove(const std::string& name) override {
