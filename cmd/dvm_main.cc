@@ -147,6 +147,26 @@ std::unique_ptr<dvm::control::Server> StartControl(const std::string& given, con
   return nullptr;
 }
 
+// With --control PATH (as dvmd runs VMs), how the machine ended goes to
+// PATH.end: the exit status alone cannot tell, since the guest picks the
+// status it writes to the exit port (130 would look like a destroy).
+void WriteEndReport(const std::string& control, const dvm::machine::MachineEnd& end) {
+  using dvm::machine::EndReason;
+  const char* reason = "stopped";
+  switch (end.reason) {
+    case EndReason::kPowerOff: reason = "poweroff"; break;
+    case EndReason::kExitPort: reason = "exit-port"; break;
+    case EndReason::kReset: reason = "reset"; break;
+    case EndReason::kTripleFault: reason = "triple-fault"; break;
+    case EndReason::kFailed: reason = "failed"; break;
+    case EndReason::kStopped: reason = "stopped"; break;
+  }
+  if (FILE* f = std::fopen((control + ".end").c_str(), "we")) {
+    std::fprintf(f, "%s %s\n", reason, end.detail.c_str());
+    std::fclose(f);
+  }
+}
+
 // Runs one node of the VM in this process until the guest ends; returns the
 // exit status. `who` prefixes messages ("dvm run", "dvm node 1"). Node 0
 // serves the control socket (`control`: its path, empty for the default).
@@ -179,6 +199,7 @@ int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& 
     SignalThread signal_thread(machine->get());
     end = (*machine)->Run();
   }
+  if (!control.empty()) WriteEndReport(control, end);
   std::fprintf(stderr, "%s: %s (exit status %d)\n", who.c_str(), end.detail.c_str(), end.exit_status);
   if (std::getenv("DVM_STATS") != nullptr) std::fputs((*machine)->StatsText().c_str(), stderr);
   if (end.threads_stuck) {

@@ -5,8 +5,11 @@
 //   fail-*      exits 2 at once, saying why on stderr (a start that fails)
 //   stubborn-*  answers destroy with "ok" but does not stop (dvmd kills it)
 //   chatty-*    writes ~64 KiB to its log every 50 ms (the guest's console)
+//   exit130-*   ends after half a second as a guest that wrote 130 to the
+//               exit port
 //   anything    serves status; shutdown ends it with exit status 0 (the
 //               guest powered off), destroy with 130
+// Like dvm run, it writes how the machine ended to SOCKET.end.
 #include <unistd.h>
 
 #include <atomic>
@@ -21,17 +24,21 @@
 namespace {
 
 std::atomic<int> g_exit{-1};
+std::string g_report;  // set before g_exit
 
 class Handler final : public dvm::control::Handler {
  public:
   explicit Handler(std::string name) : name_(std::move(name)) {}
   dvm::control::VmStatus Status() override { return {"running", name_, 1, 1, getpid()}; }
   absl::Status Shutdown() override {
+    g_report = "poweroff the guest powered off";
     g_exit = 0;
     return absl::OkStatus();
   }
   absl::Status Destroy() override {
-    if (name_.rfind("stubborn-", 0) != 0) g_exit = 130;
+    if (name_.rfind("stubborn-", 0) == 0) return absl::OkStatus();
+    g_report = "stopped destroyed through the control socket";
+    g_exit = 130;
     return absl::OkStatus();
   }
 
@@ -61,7 +68,12 @@ int main(int argc, char** argv) {
   std::printf("fake_dvm: %s running\n", name.c_str());
   std::fflush(stdout);
   const std::string chunk(64 << 10, 'c');
-  while (g_exit < 0) {
+  for (int tick = 0; g_exit < 0; ++tick) {
+    if (name.rfind("exit130-", 0) == 0 && tick == 10) {  // after dvmd saw it run
+      g_report = "exit-port the guest wrote 130 to the exit port";
+      g_exit = 130;
+      break;
+    }
     if (name.rfind("chatty-", 0) == 0) {
       std::fwrite(chunk.data(), 1, chunk.size(), stdout);
       std::fflush(stdout);
@@ -69,5 +81,9 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   server->reset();
+  if (FILE* f = std::fopen((std::string(argv[4]) + ".end").c_str(), "w")) {
+    std::fprintf(f, "%s\n", g_report.c_str());
+    std::fclose(f);
+  }
   return g_exit;
 }

@@ -48,6 +48,19 @@ int PidfdKill(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_sign
 // How often the watcher checks the VM's log size.
 constexpr int kLogCheckMs = 1000;
 
+// `dvm run --control PATH` writes how the machine ended to PATH.end.
+std::string EndReportPath(const std::string& control) { return control + ".end"; }
+
+std::optional<std::string> TakeEndReport(const std::string& control) {
+  const std::string path = EndReportPath(control);
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  ::unlink(path.c_str());
+  return line;
+}
+
 // True once the process behind `pidfd` has exited (or within `timeout`).
 bool WaitExited(int pidfd, std::chrono::milliseconds timeout) {
   pollfd p{pidfd, POLLIN, 0};
@@ -106,9 +119,12 @@ class ProcessVm final : public RunningVm {
       // VM ended too, reap it all the same, or it stays a zombie.)
       if (fds[0].revents == 0) return;
       VmExit exit{kShutoffUnknown, "the VM's process ended (started before dvmd's restart: no exit status)"};
-      if (child_) {
-        int status = 0;
-        if (::waitpid(pid_, &status, 0) == pid_) exit = ExitOfStatus(status);
+      int status = 0;
+      const bool reaped = child_ && ::waitpid(pid_, &status, 0) == pid_;
+      if (std::optional<std::string> report = TakeEndReport(control_)) {
+        exit = ExitOfReport(*report);
+      } else if (reaped) {
+        exit = ExitOfStatus(status);
       }
       on_exit(exit);
     });
@@ -164,18 +180,24 @@ class ProcessVm final : public RunningVm {
 
 }  // namespace
 
+VmExit ExitOfReport(absl::string_view report) {
+  report = absl::StripAsciiWhitespace(report);
+  const absl::string_view reason = report.substr(0, report.find(' '));
+  std::string detail(absl::StripAsciiWhitespace(report.substr(reason.size())));
+  if (detail.empty()) detail = std::string(reason);
+  if (reason == "poweroff" || reason == "exit-port") return {kShutoffShutdown, detail};
+  if (reason == "stopped") return {kShutoffDestroyed, detail};
+  if (reason == "reset" || reason == "triple-fault" || reason == "failed") return {kShutoffCrashed, detail};
+  return {kShutoffUnknown, absl::StrCat("dvm run's end report says '", report.substr(0, 200), "'")};
+}
+
 VmExit ExitOfStatus(int status) {
   if (WIFSIGNALED(status)) {
     return {kShutoffCrashed, absl::StrCat("dvm run was killed by signal ", WTERMSIG(status))};
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  switch (code) {
-    case 0: return {kShutoffShutdown, "the guest powered off"};
-    case 1: return {kShutoffCrashed, "the VM failed (see its log)"};
-    case 2: return {kShutoffFailed, "dvm run could not start the VM (see its log)"};
-    case 130: return {kShutoffDestroyed, "the VM was stopped"};
-    default: return {kShutoffShutdown, absl::StrCat("the guest ended with exit status ", code)};
-  }
+  if (code == 0) return {kShutoffShutdown, "dvm run ended"};
+  return {kShutoffFailed, absl::StrCat("dvm run ended with exit status ", code, " before the VM ran (see its log)")};
 }
 
 absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainDef& def) {
@@ -186,6 +208,7 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
   if (control::QueryStatus(control, std::chrono::milliseconds(500)).ok()) {
     return VirError(ErrorCode::kOperationInvalid, absl::StrCat("a VM named '", name, "' already answers on ", control));
   }
+  ::unlink(EndReportPath(control).c_str());  // an earlier run's
   const std::string config = options_.run_dir + "/" + name + ".toml";
   {
     std::ofstream out(config, std::ios::trunc);

@@ -67,7 +67,13 @@ class ProcessLauncher final : public VmLauncher {
   ProcessLauncherOptions options_;
 };
 
-// The shut-off reason for a `dvm run` that ended with this wait status.
+// The shut-off reason from `dvm run`'s end report (CONTROL.end: "poweroff
+// DETAIL", "exit-port DETAIL", "stopped ...", "reset ...", "triple-fault ...",
+// "failed ..."). Not from the exit status: the guest chooses the status it
+// writes to the exit port.
+VmExit ExitOfReport(absl::string_view report);
+// For a `dvm run` that left no report: it ended before the machine ran, or
+// was killed.
 VmExit ExitOfStatus(int wait_status);
 
 }  // namespace dvm::libvirt
