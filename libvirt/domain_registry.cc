@@ -212,16 +212,24 @@ absl::StatusOr<DomainView> DomainRegistry::Define(absl::string_view xml, uint32_
   ReapRetired();
   RETURN_IF_ERROR(CheckFlags(flags, kDefineValidate, "virDomainDefineXMLFlags"));
   ASSIGN_OR_RETURN(DomainDef def, ParseDomainXml(xml, host_));
-  Snapshot snap;
+  // The file is written (and fsynced) without mu_, so lookups and lists go
+  // on meanwhile; store_mu_ keeps what the checks saw until the entry changes.
+  MutexLock store_lock(&store_mu_);
+  bool autostart = false;
   {
     MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckConflicts(def));
     Domain* existing = Find(def.uuid);
     if (existing != nullptr && existing->busy) return Invalid("another operation on this domain is in progress");
-    const bool autostart = existing != nullptr && existing->autostart;
-    if (absl::Status s = store_->Save(def, autostart); !s.ok()) {
-      return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot save the domain: ", s.message()));
-    }
+    autostart = existing != nullptr && existing->autostart;
+  }
+  if (absl::Status s = store_->Save(def, autostart); !s.ok()) {
+    return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot save the domain: ", s.message()));
+  }
+  Snapshot snap;
+  {
+    MutexLock lock(&mu_);
+    Domain* existing = Find(def.uuid);  // still there: only holders of store_mu_ remove a persistent domain
     Domain& d = existing != nullptr ? *existing : Insert(def.uuid);
     d.config = std::move(def);
     d.persistent = true;  // defining a running transient domain makes it persistent
@@ -241,6 +249,7 @@ absl::StatusOr<DomainView> DomainRegistry::CreateTransient(absl::string_view xml
   const Uuid uuid = def.uuid;
   uint64_t token = 0;
   {
+    MutexLock store_lock(&store_mu_);  // a new name and uuid: not while a Define writes
     MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckConflicts(def));
     if (Find(uuid) != nullptr) {
@@ -408,16 +417,23 @@ absl::Status DomainRegistry::Destroy(const Uuid& uuid, uint32_t flags) {
 absl::Status DomainRegistry::Undefine(const Uuid& uuid, uint32_t flags) {
   ReapRetired();
   RETURN_IF_ERROR(CheckFlags(flags, kUndefineAllKnown, "virDomainUndefineFlags"));
-  MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
-  if (d->busy) return Invalid("another operation on this domain is in progress");
-  if (!d->persistent) return Invalid("cannot undefine transient domain");
-  if (absl::Status s = store_->Remove(d->config.spec.name); !s.ok()) {
+  MutexLock store_lock(&store_mu_);
+  std::string name;
+  {
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
+    if (d->busy) return Invalid("another operation on this domain is in progress");
+    if (!d->persistent) return Invalid("cannot undefine transient domain");
+    name = d->config.spec.name;
+  }
+  if (absl::Status s = store_->Remove(name); !s.ok()) {
     return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot remove the domain's file: ", s.message()));
   }
-  DVM_LOG(INFO) << "undefined domain " << d->config.spec.name;
-  if (d->state == DomainState::kRunning) {
-    d->persistent = false;  // runs on as a transient domain
+  DVM_LOG(INFO) << "undefined domain " << name;
+  MutexLock lock(&mu_);
+  Domain* d = Find(uuid);  // still there and persistent: only holders of store_mu_ change that
+  if (d->state == DomainState::kRunning || d->busy) {
+    d->persistent = false;  // runs on as a transient domain (a start under way: it ends with the start's failure)
     d->autostart = false;
   } else {
     domains_.erase(uuid);
@@ -426,14 +442,20 @@ absl::Status DomainRegistry::Undefine(const Uuid& uuid, uint32_t flags) {
 }
 
 absl::Status DomainRegistry::SetAutostart(const Uuid& uuid, bool autostart) {
-  MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
-  if (!d->persistent) return Invalid("cannot set autostart for transient domain");
-  if (d->autostart == autostart) return absl::OkStatus();
-  if (absl::Status s = store_->Save(d->config, autostart); !s.ok()) {
+  MutexLock store_lock(&store_mu_);
+  DomainDef config;
+  {
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
+    if (!d->persistent) return Invalid("cannot set autostart for transient domain");
+    if (d->autostart == autostart) return absl::OkStatus();
+    config = d->config;
+  }
+  if (absl::Status s = store_->Save(config, autostart); !s.ok()) {
     return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot save the domain: ", s.message()));
   }
-  d->autostart = autostart;
+  MutexLock lock(&mu_);
+  Find(uuid)->autostart = autostart;  // still there and persistent (store_mu_)
   return absl::OkStatus();
 }
 

@@ -9,7 +9,8 @@
 //   create-xml        -> transient and running at once
 //
 // Starting and destroying a VM take seconds; they run without the registry's
-// lock, with the domain marked busy so no other operation crosses them.
+// lock, with the domain marked busy so no other operation crosses them. The
+// store's files are written without it too (store_mu_).
 // Every method is thread-safe; errors carry libvirt codes (vir_error.h).
 #ifndef DVM_LIBVIRT_DOMAIN_REGISTRY_H_
 #define DVM_LIBVIRT_DOMAIN_REGISTRY_H_
@@ -135,6 +136,10 @@ class DomainRegistry {
   VmLauncher* const launcher_;
   const spec::HostLimits host_;
   DomainStore* const live_;
+  // Held by what writes the persistent store (define, undefine, autostart)
+  // and what adds a name (create): the file is written without mu_, and
+  // meanwhile no one else adds or removes a persistent domain or a name.
+  Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Mutex mu_;
   std::map<Uuid, Domain> domains_ ABSL_GUARDED_BY(mu_);
   int32_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

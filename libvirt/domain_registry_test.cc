@@ -1,5 +1,7 @@
 #include "libvirt/domain_registry.h"
 
+#include <thread>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/fake_launcher.h"
@@ -285,6 +287,42 @@ TEST_F(RegistryTest, UndefineWhileStartingMakesAFailedStartGoAway) {
   EXPECT_FALSE(registry_->Start(a.uuid, 0).ok());
   EXPECT_EQ(CodeOf(undefine), ErrorCode::kOperationInvalid) << "busy";
   EXPECT_EQ(registry_->List().size(), 1u);
+}
+
+// A store whose writes wait for the test.
+class GatedStore final : public DomainStore {
+ public:
+  absl::Status Init() override { return absl::OkStatus(); }
+  Loaded LoadAll() const override { return inner_.LoadAll(); }
+  absl::Status Save(const DomainDef& def, bool autostart, int32_t id = -1) override {
+    in_save.Notify();
+    release.WaitFor(std::chrono::seconds(10));
+    return inner_.Save(def, autostart, id);
+  }
+  absl::Status Remove(const std::string& name) override { return inner_.Remove(name); }
+  std::string PathOf(const std::string& name) const override { return name; }
+  testing::Latch in_save, release;
+
+ private:
+  MemoryDomainStore inner_;
+};
+
+TEST(RegistryLocking, ListsDoNotWaitForAStoreWrite) {
+  // Review: Define and SetAutostart fsynced under the registry's lock.
+  ScratchDir dir;
+  GatedStore store;
+  FakeLauncher launcher;
+  DomainRegistry registry(&store, &launcher, spec::HostLimits{64 * kGiB});
+  registry.Load();
+  std::thread definer([&] { EXPECT_TRUE(registry.Define(DomainXml("a", dir.kernel()), 0).ok()); });
+  store.in_save.Wait();
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_TRUE(registry.List().empty()) << "not defined until written";
+  EXPECT_FALSE(registry.FindByName("a").ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1));
+  store.release.Notify();
+  definer.join();
+  EXPECT_EQ(registry.List().size(), 1u);
 }
 
 }  // namespace
