@@ -42,7 +42,7 @@ constexpr char kUsage[] =
     "  node FILE --id N    run one node of the VM (started by `dvm run`, or by\n"
     "                      hand on each host)\n"
     "  status VM           show a running VM's state (VM: a name under /run/dvm\n"
-    "                      or a control socket path)\n"
+    "                      or dvmd's /run/dvmd, or a control socket path)\n"
     "  shutdown VM         press the VM's ACPI power button\n"
     "  destroy VM          stop the VM at once\n"
     "  --help              show this text\n"
@@ -110,6 +110,7 @@ class SignalThread {
 };
 
 constexpr char kControlDir[] = "/run/dvm";
+constexpr char kDvmdRunDir[] = "/run/dvmd";  // dvmd's VMs (its --run-dir default)
 
 // What the control socket (vmm/control) asks of the running machine.
 class MachineControl final : public dvm::control::Handler {
@@ -146,6 +147,26 @@ std::unique_ptr<dvm::control::Server> StartControl(const std::string& given, con
   return nullptr;
 }
 
+// With --control PATH (as dvmd runs VMs), how the machine ended goes to
+// PATH.end: the exit status alone cannot tell, since the guest picks the
+// status it writes to the exit port (130 would look like a destroy).
+void WriteEndReport(const std::string& control, const dvm::machine::MachineEnd& end) {
+  using dvm::machine::EndReason;
+  const char* reason = "stopped";
+  switch (end.reason) {
+    case EndReason::kPowerOff: reason = "poweroff"; break;
+    case EndReason::kExitPort: reason = "exit-port"; break;
+    case EndReason::kReset: reason = "reset"; break;
+    case EndReason::kTripleFault: reason = "triple-fault"; break;
+    case EndReason::kFailed: reason = "failed"; break;
+    case EndReason::kStopped: reason = "stopped"; break;
+  }
+  if (FILE* f = std::fopen((control + ".end").c_str(), "we")) {
+    std::fprintf(f, "%s %s\n", reason, end.detail.c_str());
+    std::fclose(f);
+  }
+}
+
 // Runs one node of the VM in this process until the guest ends; returns the
 // exit status. `who` prefixes messages ("dvm run", "dvm node 1"). Node 0
 // serves the control socket (`control`: its path, empty for the default).
@@ -178,6 +199,7 @@ int RunNode(const dvm::spec::VmSpec& spec, dvm::NodeId node, const std::string& 
     SignalThread signal_thread(machine->get());
     end = (*machine)->Run();
   }
+  if (!control.empty()) WriteEndReport(control, end);
   std::fprintf(stderr, "%s: %s (exit status %d)\n", who.c_str(), end.detail.c_str(), end.exit_status);
   if (std::getenv("DVM_STATS") != nullptr) std::fputs((*machine)->StatsText().c_str(), stderr);
   if (end.threads_stuck) {
@@ -229,7 +251,13 @@ int Node(const std::string& path, int argc, char** argv) {
 
 // `dvm status|shutdown|destroy VM`: one request on the VM's control socket.
 int Control(const std::string& command, const std::string& vm) {
-  const std::string path = vm.find('/') != std::string::npos ? vm : std::string(kControlDir) + "/" + vm + ".sock";
+  std::string path = vm;
+  if (vm.find('/') == std::string::npos) {
+    // A VM started by hand, else one that dvmd started.
+    path = std::string(kControlDir) + "/" + vm + ".sock";
+    const std::string dvmd_path = std::string(kDvmdRunDir) + "/" + vm + ".sock";
+    if (::access(path.c_str(), F_OK) != 0 && ::access(dvmd_path.c_str(), F_OK) == 0) path = dvmd_path;
+  }
   auto reply = dvm::control::Call(path, command);
   if (!reply.ok()) {
     std::fprintf(stderr, "dvm %s: %s\n", command.c_str(), std::string(reply.status().message()).c_str());
@@ -281,7 +309,7 @@ int main(int argc, char** argv) {
   }
   if (command == "status" || command == "shutdown" || command == "destroy") {
     if (argc != 3) {
-      std::fprintf(stderr, "usage: dvm %s VM (a name under /run/dvm or a control socket path)\n", command.c_str());
+      std::fprintf(stderr, "usage: dvm %s VM (a name under /run/dvm or /run/dvmd, or a control socket path)\n", command.c_str());
       return kExitUsage;
     }
     return Control(command, argv[2]);

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "dvm/log.h"
+#include "libvirt/daemon_files.h"
 #include "libvirt/domain_registry.h"
 #include "libvirt/domain_store.h"
 #include "libvirt/procedures.h"
@@ -35,17 +36,20 @@ constexpr char kUsage[] =
     "  --socket PATH      read-write socket, root only (default /run/libvirt/virtdvmd-sock)\n"
     "  --socket-ro PATH   read-only socket (default: the read-write path + \"-ro\")\n"
     "  --state-dir DIR    defined domains, one file each (default /var/lib/dvm/domains)\n"
-    "  --run-dir DIR      running VMs' configs and control sockets (default /run/dvm)\n"
+    "  --run-dir DIR      running VMs' configs and control sockets (default /run/dvmd;\n"
+    "                     not /run/dvm, where `dvm run` puts VMs started by hand)\n"
     "  --log-dir DIR      each VM's output and console, NAME.log (default /var/log/dvm)\n"
     "  --dvm PATH         the dvm command (default: dvm next to dvmd)\n"
-    "  --no-autostart     do not start the domains marked autostart\n"
+    "  --no-autostart     do not start the domains marked autostart (they start\n"
+    "                     once per host boot: the first dvmd after a boot)\n"
+    "SIGUSR1 prints the server's counters.\n"
     "  --help | --version\n";
 
 struct Options {
   std::string socket = "/run/libvirt/virtdvmd-sock";
   std::string socket_ro;
   std::string state_dir = "/var/lib/dvm/domains";
-  std::string run_dir = "/run/dvm";
+  std::string run_dir = "/run/dvmd";
   std::string log_dir = "/var/log/dvm";
   std::string dvm;
   bool autostart = true;
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   if (o.socket.find('/') != std::string::npos) {
@@ -149,12 +154,27 @@ int main(int argc, char** argv) {
   }
   mkdir(o.state_dir.substr(0, o.state_dir.rfind('/')).c_str(), 0755);  // /var/lib/dvm
 
-  dvm::libvirt::DomainStore store(o.state_dir);
+  // One dvmd per state directory, then the sockets, then the domains: a
+  // second dvmd stops before it touches the first one's files or VMs.
+  absl::StatusOr<dvm::UniqueFd> lock = dvm::libvirt::LockStateDir(o.state_dir);
+  if (!lock.ok()) {
+    std::fprintf(stderr, "dvmd: %s\n", std::string(lock.status().message()).c_str());
+    return 1;
+  }
+  dvm::libvirt::FileDomainStore store(o.state_dir);
+  // What running domains run with, and their ids: on the run folder's tmpfs,
+  // so it goes with the VMs at a host reboot.
+  mkdir(o.run_dir.c_str(), 0700);
+  dvm::libvirt::FileDomainStore live(o.run_dir + "/domains");
   dvm::libvirt::ProcessLauncher launcher({.dvm_binary = o.dvm, .run_dir = o.run_dir, .log_dir = o.log_dir});
-  dvm::libvirt::DomainRegistry registry(&store, &launcher, dvm::spec::HostLimits::FromHost());
-  for (const std::string& problem : registry.Load()) std::fprintf(stderr, "dvmd: %s\n", problem.c_str());
+  dvm::libvirt::DomainRegistry registry(&store, &launcher, dvm::spec::HostLimits::FromHost(), &live);
   dvm::libvirt::Procedures procedures(&registry, HostInfo(o.dvm));
   dvm::libvirt::Server server(&procedures, {.socket = o.socket, .socket_ro = o.socket_ro});
+  if (absl::Status s = server.Listen(); !s.ok()) {
+    std::fprintf(stderr, "dvmd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  for (const std::string& problem : registry.Load()) std::fprintf(stderr, "dvmd: %s\n", problem.c_str());
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "dvmd: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -162,7 +182,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "dvmd %s: %zu domain(s) defined; listening on %s (read-write) and %s (read-only)\n",
                DVM_VERSION, registry.List().size(), o.socket.c_str(), o.socket_ro.c_str());
   std::thread autostart;
-  if (o.autostart) {
+  if (o.autostart && dvm::libvirt::FirstStartSinceBoot(o.run_dir)) {
     autostart = std::thread([&registry] {
       for (const std::string& problem : registry.StartAutostartDomains()) {
         std::fprintf(stderr, "dvmd: %s\n", problem.c_str());
@@ -170,8 +190,11 @@ int main(int argc, char** argv) {
     });
   }
   int sig = 0;
-  sigwait(&stop_signals, &sig);
-  std::fprintf(stderr, "dvmd: stopping (%s); running VMs keep running\n", strsignal(sig));
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGUSR1) {
+    std::fprintf(stderr, "dvmd: %s\n", server.stats().ToString().c_str());
+  }
+  std::fprintf(stderr, "dvmd: stopping (%s); running VMs keep running; %s\n", strsignal(sig),
+               server.stats().ToString().c_str());
   if (autostart.joinable()) autostart.join();
   server.Stop();
   return 0;

@@ -20,8 +20,8 @@ absl::Status CheckFlags(uint32_t flags, uint32_t allowed, const char* what) {
 
 }  // namespace
 
-DomainRegistry::DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host)
-    : store_(store), launcher_(launcher), host_(host) {}
+DomainRegistry::DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host, DomainStore* live)
+    : store_(store), launcher_(launcher), host_(host), live_(live) {}
 
 DomainRegistry::~DomainRegistry() {
   std::vector<std::shared_ptr<RunningVm>> vms;
@@ -42,19 +42,48 @@ std::vector<std::string> DomainRegistry::Load() {
   if (absl::Status s = store_->Init(); !s.ok()) return {std::string(s.message())};
   DomainStore::Loaded loaded = store_->LoadAll();
   problems = std::move(loaded.problems);
+  DomainStore::Loaded live;
+  if (live_ != nullptr) {
+    if (absl::Status s = live_->Init(); !s.ok()) problems.push_back(std::string(s.message()));
+    live = live_->LoadAll();
+    problems.insert(problems.end(), live.problems.begin(), live.problems.end());
+  }
   MutexLock lock(&mu_);
   for (StoredDomain& stored : loaded.domains) {
     if (absl::Status s = CheckConflicts(stored.def); !s.ok()) {
       problems.push_back(absl::StrCat(store_->PathOf(stored.def.spec.name), ": ", s.message()));
       continue;
     }
-    Domain& d = domains_[stored.def.uuid];
+    Domain& d = Insert(stored.def.uuid);
     d.config = std::move(stored.def);
     d.autostart = stored.autostart;
-    // A VM started before dvmd restarted runs on: take it back.
+  }
+  // VMs started before dvmd restarted run on: take them back, with the
+  // definition and id they run with (a transient domain has no other).
+  for (StoredDomain& running : live.domains) {
+    const std::string name = running.def.spec.name;
+    Domain* d = Find(running.def.uuid);
+    if (d == nullptr && CheckConflicts(running.def).ok()) {
+      d = &Insert(running.def.uuid);
+      d->config = running.def;
+      d->persistent = false;
+    }
+    absl::StatusOr<std::unique_ptr<RunningVm>> vm =
+        d != nullptr ? launcher_->Adopt(running.def) : absl::NotFoundError("no such domain");
+    if (!vm.ok()) {
+      (void)live_->Remove(name);  // it ended while dvmd was away
+      if (d != nullptr && !d->persistent) domains_.erase(running.def.uuid);
+      continue;
+    }
+    DVM_LOG(INFO) << "domain " << name << " is still running; watching it again";
+    MarkRunning(*d, std::move(*vm), kRunningUnknown, running.def, running.id);
+  }
+  // Without a live definition (none kept, or an older dvmd): as defined.
+  for (auto& [uuid, d] : domains_) {
+    if (d.state == DomainState::kRunning) continue;
     if (absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Adopt(d.config); vm.ok()) {
       DVM_LOG(INFO) << "domain " << d.config.spec.name << " is still running; watching it again";
-      MarkRunning(d, std::move(*vm), kRunningUnknown);
+      MarkRunning(d, std::move(*vm), kRunningUnknown, d.config);
     }
   }
   return problems;
@@ -82,15 +111,27 @@ DomainRegistry::Domain* DomainRegistry::Find(const Uuid& uuid) {
   return it == domains_.end() ? nullptr : &it->second;
 }
 
+DomainRegistry::Domain* DomainRegistry::Find(const Uuid& uuid, uint64_t token) {
+  Domain* d = Find(uuid);
+  return d != nullptr && d->token == token ? d : nullptr;
+}
+
+DomainRegistry::Domain& DomainRegistry::Insert(const Uuid& uuid) {
+  Domain& d = domains_[uuid];
+  d.token = next_token_++;
+  return d;
+}
+
 absl::StatusOr<DomainRegistry::Domain*> DomainRegistry::FindOrError(const Uuid& uuid) {
   if (Domain* d = Find(uuid)) return d;
   return VirError(ErrorCode::kNoDomain, absl::StrCat("Domain not found: no domain with matching uuid '",
                                                      UuidToString(uuid), "'"));
 }
 
-DomainView DomainRegistry::View(const Domain& d) const {
+DomainRegistry::Snapshot DomainRegistry::Snap(const Domain& d) const {
   const DomainDef& def = d.live ? *d.live : d.config;
-  DomainView v;
+  Snapshot snap{.vm = d.vm};
+  DomainView& v = snap.view;
   v.name = def.spec.name;
   v.uuid = def.uuid;
   v.id = d.id;
@@ -100,18 +141,19 @@ DomainView DomainRegistry::View(const Domain& d) const {
   v.autostart = d.autostart;
   v.vcpus = def.spec.vcpu_count;
   v.memory_bytes = def.spec.memory_bytes;
-  v.cpu_time_ns = d.vm ? d.vm->CpuTimeNs() : 0;
-  return v;
+  return snap;
+}
+
+DomainView DomainRegistry::View(Snapshot snap) {
+  snap.view.cpu_time_ns = snap.vm ? snap.vm->CpuTimeNs() : 0;
+  return std::move(snap.view);
 }
 
 absl::Status DomainRegistry::CheckConflicts(const DomainDef& def) {
   for (const auto& [uuid, d] : domains_) {
     const std::string& name = d.config.spec.name;
-    if (uuid == def.uuid && name != def.spec.name) {
-      return VirError(ErrorCode::kDomainExists, absl::StrCat("domain '", name, "' already exists with uuid ",
-                                                             UuidToString(uuid)));
-    }
-    if (uuid != def.uuid && name == def.spec.name) {
+    // The same domain is the same name and uuid; one of them alone is another domain's.
+    if ((uuid == def.uuid) != (name == def.spec.name)) {
       return VirError(ErrorCode::kDomainExists, absl::StrCat("domain '", name, "' already exists with uuid ",
                                                              UuidToString(uuid)));
     }
@@ -119,12 +161,20 @@ absl::Status DomainRegistry::CheckConflicts(const DomainDef& def) {
   return absl::OkStatus();
 }
 
-void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason) {
+void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def,
+                                 int32_t id) {
   d.vm = std::move(vm);
-  d.live = d.config;
+  d.live = def;
   d.state = DomainState::kRunning;
   d.reason = reason;
-  d.id = next_id_++;
+  d.id = id >= 0 ? id : next_id_;
+  next_id_ = std::max(next_id_, d.id + 1);
+  if (live_ != nullptr) {
+    // On a tmpfs: cheap under the lock, and gone after a host reboot with the VMs.
+    if (absl::Status s = live_->Save(def, false, d.id); !s.ok()) {
+      DVM_LOG(WARNING) << "cannot keep the live definition of " << def.spec.name << ": " << s.message();
+    }
+  }
   const uint64_t generation = ++d.generation;
   const Uuid uuid = d.config.uuid;
   d.vm->Watch([this, uuid, generation](VmExit exit) { OnExit(uuid, generation, exit); });
@@ -132,12 +182,15 @@ void DomainRegistry::MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32
 
 void DomainRegistry::MarkStopped(Domain& d, int32_t reason, const std::string& detail) {
   DVM_LOG(INFO) << "domain " << d.config.spec.name << " shut off: " << detail;
+  if (live_ != nullptr) (void)live_->Remove(d.config.spec.name);
   if (d.vm) retired_.push_back(std::move(d.vm));
   d.live.reset();
   d.state = DomainState::kShutoff;
   d.reason = reason;
   d.id = -1;
-  if (!d.persistent) domains_.erase(d.config.uuid);  // a transient domain ends with its VM
+  // A transient domain ends with its VM; if busy (being destroyed), the
+  // operation that holds it removes it when it is done.
+  if (!d.persistent && !d.busy) domains_.erase(d.config.uuid);
 }
 
 void DomainRegistry::OnExit(const Uuid& uuid, uint64_t generation, const VmExit& exit) {
@@ -159,19 +212,31 @@ absl::StatusOr<DomainView> DomainRegistry::Define(absl::string_view xml, uint32_
   ReapRetired();
   RETURN_IF_ERROR(CheckFlags(flags, kDefineValidate, "virDomainDefineXMLFlags"));
   ASSIGN_OR_RETURN(DomainDef def, ParseDomainXml(xml, host_));
-  MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckConflicts(def));
-  Domain* existing = Find(def.uuid);
-  if (existing != nullptr && existing->busy) return Invalid("another operation on this domain is in progress");
-  const bool autostart = existing != nullptr && existing->autostart;
+  // The file is written (and fsynced) without mu_, so lookups and lists go
+  // on meanwhile; store_mu_ keeps what the checks saw until the entry changes.
+  MutexLock store_lock(&store_mu_);
+  bool autostart = false;
+  {
+    MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckConflicts(def));
+    Domain* existing = Find(def.uuid);
+    if (existing != nullptr && existing->busy) return Invalid("another operation on this domain is in progress");
+    autostart = existing != nullptr && existing->autostart;
+  }
   if (absl::Status s = store_->Save(def, autostart); !s.ok()) {
     return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot save the domain: ", s.message()));
   }
-  Domain& d = domains_[def.uuid];
-  d.config = std::move(def);
-  d.persistent = true;  // defining a running transient domain makes it persistent
-  DVM_LOG(INFO) << "defined domain " << d.config.spec.name;
-  return View(d);
+  Snapshot snap;
+  {
+    MutexLock lock(&mu_);
+    Domain* existing = Find(def.uuid);  // still there: only holders of store_mu_ remove a persistent domain
+    Domain& d = existing != nullptr ? *existing : Insert(def.uuid);
+    d.config = std::move(def);
+    d.persistent = true;  // defining a running transient domain makes it persistent
+    DVM_LOG(INFO) << "defined domain " << d.config.spec.name;
+    snap = Snap(d);
+  }
+  return View(std::move(snap));
 }
 
 absl::StatusOr<DomainView> DomainRegistry::CreateTransient(absl::string_view xml, uint32_t flags) {
@@ -181,59 +246,84 @@ absl::StatusOr<DomainView> DomainRegistry::CreateTransient(absl::string_view xml
   }
   RETURN_IF_ERROR(CheckFlags(flags, kStartBypassCache | kStartValidate, "virDomainCreateXML"));
   ASSIGN_OR_RETURN(DomainDef def, ParseDomainXml(xml, host_));
-  Uuid uuid = def.uuid;
+  const Uuid uuid = def.uuid;
+  uint64_t token = 0;
   {
+    MutexLock store_lock(&store_mu_);  // a new name and uuid: not while a Define writes
     MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckConflicts(def));
     if (Find(uuid) != nullptr) {
       return VirError(ErrorCode::kDomainExists,
                       absl::StrCat("domain '", def.spec.name, "' is already defined; start it instead"));
     }
-    Domain& d = domains_[uuid];
+    Domain& d = Insert(uuid);
     d.config = def;
     d.persistent = false;
     d.busy = true;
+    token = d.token;
   }
   absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Launch(def);
-  MutexLock lock(&mu_);
-  Domain* d = Find(uuid);
-  DVM_CHECK(d != nullptr) << "a busy domain is never removed";
-  if (!vm.ok()) {
-    domains_.erase(uuid);
-    return vm.status();
+  Snapshot snap;
+  {
+    MutexLock lock(&mu_);
+    Domain* d = Find(uuid, token);
+    if (d == nullptr) return Orphaned(std::move(vm));
+    if (!vm.ok()) {
+      domains_.erase(uuid);
+      return vm.status();
+    }
+    d->busy = false;
+    MarkRunning(*d, std::move(*vm), kRunningBooted, def);
+    snap = Snap(*d);
   }
-  d->busy = false;
-  MarkRunning(*d, std::move(*vm), kRunningBooted);
-  return View(*d);
+  return View(std::move(snap));
 }
 
 absl::StatusOr<DomainView> DomainRegistry::FindByName(absl::string_view name) {
-  MutexLock lock(&mu_);
-  for (const auto& [uuid, d] : domains_) {
-    if (d.config.spec.name == name) return View(d);
+  std::optional<Snapshot> snap;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [uuid, d] : domains_) {
+      if (d.config.spec.name == name) snap = Snap(d);
+    }
   }
-  return VirError(ErrorCode::kNoDomain, absl::StrCat("Domain not found: no domain with matching name '", name, "'"));
+  if (!snap) {
+    return VirError(ErrorCode::kNoDomain, absl::StrCat("Domain not found: no domain with matching name '", name, "'"));
+  }
+  return View(std::move(*snap));
 }
 
 absl::StatusOr<DomainView> DomainRegistry::FindByUuid(const Uuid& uuid) {
-  MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
-  return View(*d);
+  Snapshot snap;
+  {
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
+    snap = Snap(*d);
+  }
+  return View(std::move(snap));
 }
 
 absl::StatusOr<DomainView> DomainRegistry::FindById(int32_t id) {
-  MutexLock lock(&mu_);
-  for (const auto& [uuid, d] : domains_) {
-    if (d.id == id && d.state == DomainState::kRunning) return View(d);
+  std::optional<Snapshot> snap;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [uuid, d] : domains_) {
+      if (d.id == id && d.state == DomainState::kRunning) snap = Snap(d);
+    }
   }
-  return VirError(ErrorCode::kNoDomain, absl::StrCat("Domain not found: no domain with matching id ", id));
+  if (!snap) return VirError(ErrorCode::kNoDomain, absl::StrCat("Domain not found: no domain with matching id ", id));
+  return View(std::move(*snap));
 }
 
 std::vector<DomainView> DomainRegistry::List() {
   ReapRetired();
-  MutexLock lock(&mu_);
+  std::vector<Snapshot> snaps;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [uuid, d] : domains_) snaps.push_back(Snap(d));
+  }
   std::vector<DomainView> out;
-  for (const auto& [uuid, d] : domains_) out.push_back(View(d));
+  for (Snapshot& snap : snaps) out.push_back(View(std::move(snap)));
   std::sort(out.begin(), out.end(), [](const DomainView& a, const DomainView& b) { return a.name < b.name; });
   return out;
 }
@@ -245,26 +335,30 @@ absl::Status DomainRegistry::Start(const Uuid& uuid, uint32_t flags) {
   }
   RETURN_IF_ERROR(CheckFlags(flags, kStartBypassCache | kStartForceBoot | kStartValidate, "virDomainCreateWithFlags"));
   DomainDef def;
+  uint64_t token = 0;
   {
     MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
     if (d->busy) return Invalid("another operation on this domain is in progress");
     if (d->state == DomainState::kRunning) return Invalid("domain is already running");
-    // Files may have gone since the definition: check again.
-    RETURN_IF_ERROR(ValidateDomain(d->config, host_));
     d->busy = true;
     def = d->config;
+    token = d->token;
   }
-  absl::StatusOr<std::unique_ptr<RunningVm>> vm = launcher_->Launch(def);
+  // Files may have gone since the definition: check again, without the lock
+  // (it looks at the files).
+  const absl::Status valid = ValidateDomain(def, host_);
+  absl::StatusOr<std::unique_ptr<RunningVm>> vm = valid.ok() ? launcher_->Launch(def) : valid;
   MutexLock lock(&mu_);
-  Domain* d = Find(uuid);
-  DVM_CHECK(d != nullptr) << "a busy domain is never removed";  // undefine refuses it
+  Domain* d = Find(uuid, token);
+  if (d == nullptr) return Orphaned(std::move(vm));
   d->busy = false;
   if (!vm.ok()) {
     DVM_LOG(WARNING) << "domain " << def.spec.name << " did not start: " << vm.status().message();
+    if (!d->persistent) domains_.erase(uuid);  // undefined while it started
     return vm.status();
   }
-  MarkRunning(*d, std::move(*vm), kRunningBooted);
+  MarkRunning(*d, std::move(*vm), kRunningBooted, def);
   DVM_LOG(INFO) << "started domain " << def.spec.name << " (id " << d->id << ")";
   return absl::OkStatus();
 }
@@ -289,6 +383,7 @@ absl::Status DomainRegistry::Destroy(const Uuid& uuid, uint32_t flags) {
   RETURN_IF_ERROR(CheckFlags(flags, kDestroyGraceful, "virDomainDestroyFlags"));
   std::shared_ptr<RunningVm> vm;
   uint64_t generation = 0;
+  uint64_t token = 0;
   {
     MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
@@ -298,16 +393,21 @@ absl::Status DomainRegistry::Destroy(const Uuid& uuid, uint32_t flags) {
     d->destroying = true;
     vm = d->vm;
     generation = d->generation;
+    token = d->token;
   }
+  // The VM's exit is usually reported (OnExit) before this returns; the
+  // entry stays, busy, until below.
   absl::Status result = vm->Destroy(flags & kDestroyGraceful ? std::chrono::seconds(30) : std::chrono::seconds(5));
   {
     MutexLock lock(&mu_);
-    if (Domain* d = Find(uuid)) {  // a transient domain may be gone already
+    if (Domain* d = Find(uuid, token)) {
       d->busy = false;
+      d->destroying = false;
       if (result.ok() && d->generation == generation && d->state == DomainState::kRunning) {
-        MarkStopped(*d, kShutoffDestroyed, "destroyed");
+        MarkStopped(*d, kShutoffDestroyed, "destroyed");  // removes a transient domain
+      } else if (!d->persistent && d->state != DomainState::kRunning) {
+        domains_.erase(uuid);  // a transient domain whose end was reported while busy
       }
-      if (Domain* still = Find(uuid)) still->destroying = false;
     }
   }
   vm.reset();  // outside the lock: may join the watcher, which may want the lock
@@ -317,16 +417,23 @@ absl::Status DomainRegistry::Destroy(const Uuid& uuid, uint32_t flags) {
 absl::Status DomainRegistry::Undefine(const Uuid& uuid, uint32_t flags) {
   ReapRetired();
   RETURN_IF_ERROR(CheckFlags(flags, kUndefineAllKnown, "virDomainUndefineFlags"));
-  MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
-  if (d->busy) return Invalid("another operation on this domain is in progress");
-  if (!d->persistent) return Invalid("cannot undefine transient domain");
-  if (absl::Status s = store_->Remove(d->config.spec.name); !s.ok()) {
+  MutexLock store_lock(&store_mu_);
+  std::string name;
+  {
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
+    if (d->busy) return Invalid("another operation on this domain is in progress");
+    if (!d->persistent) return Invalid("cannot undefine transient domain");
+    name = d->config.spec.name;
+  }
+  if (absl::Status s = store_->Remove(name); !s.ok()) {
     return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot remove the domain's file: ", s.message()));
   }
-  DVM_LOG(INFO) << "undefined domain " << d->config.spec.name;
-  if (d->state == DomainState::kRunning) {
-    d->persistent = false;  // runs on as a transient domain
+  DVM_LOG(INFO) << "undefined domain " << name;
+  MutexLock lock(&mu_);
+  Domain* d = Find(uuid);  // still there and persistent: only holders of store_mu_ change that
+  if (d->state == DomainState::kRunning || d->busy) {
+    d->persistent = false;  // runs on as a transient domain (a start under way: it ends with the start's failure)
     d->autostart = false;
   } else {
     domains_.erase(uuid);
@@ -335,14 +442,20 @@ absl::Status DomainRegistry::Undefine(const Uuid& uuid, uint32_t flags) {
 }
 
 absl::Status DomainRegistry::SetAutostart(const Uuid& uuid, bool autostart) {
-  MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
-  if (!d->persistent) return Invalid("cannot set autostart for transient domain");
-  if (d->autostart == autostart) return absl::OkStatus();
-  if (absl::Status s = store_->Save(d->config, autostart); !s.ok()) {
+  MutexLock store_lock(&store_mu_);
+  DomainDef config;
+  {
+    MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
+    if (!d->persistent) return Invalid("cannot set autostart for transient domain");
+    if (d->autostart == autostart) return absl::OkStatus();
+    config = d->config;
+  }
+  if (absl::Status s = store_->Save(config, autostart); !s.ok()) {
     return VirError(ErrorCode::kOperationFailed, absl::StrCat("cannot save the domain: ", s.message()));
   }
-  d->autostart = autostart;
+  MutexLock lock(&mu_);
+  Find(uuid)->autostart = autostart;  // still there and persistent (store_mu_)
   return absl::OkStatus();
 }
 
@@ -352,6 +465,15 @@ absl::StatusOr<std::string> DomainRegistry::XmlDesc(const Uuid& uuid, uint32_t f
   ASSIGN_OR_RETURN(Domain * d, FindOrError(uuid));
   const bool inactive = (flags & kXmlInactive) != 0 || !d->live;
   return FormatDomainXml(inactive ? d->config : *d->live);
+}
+
+absl::Status DomainRegistry::Orphaned(absl::StatusOr<std::unique_ptr<RunningVm>> vm) {
+  // Cannot happen while a busy entry is never removed. If it does, the new VM
+  // belongs to no domain: stop it rather than abort dvmd. (Not watched yet,
+  // so it reports no exit: no deadlock on the registry's lock.)
+  DVM_LOG(ERROR) << "a domain went away while its VM started; stopping that VM";
+  if (vm.ok()) (void)(*vm)->Destroy(std::chrono::seconds(5));
+  return VirError(ErrorCode::kOperationFailed, "the domain was removed while it started");
 }
 
 }  // namespace dvm::libvirt

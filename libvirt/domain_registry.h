@@ -9,7 +9,8 @@
 //   create-xml        -> transient and running at once
 //
 // Starting and destroying a VM take seconds; they run without the registry's
-// lock, with the domain marked busy so no other operation crosses them.
+// lock, with the domain marked busy so no other operation crosses them. The
+// store's files are written without it too (store_mu_).
 // Every method is thread-safe; errors carry libvirt codes (vir_error.h).
 #ifndef DVM_LIBVIRT_DOMAIN_REGISTRY_H_
 #define DVM_LIBVIRT_DOMAIN_REGISTRY_H_
@@ -61,7 +62,10 @@ inline constexpr uint32_t kXmlInactive = 2;
 
 class DomainRegistry {
  public:
-  DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host);
+  // `live` (optional, in the run folder) keeps what running domains run with
+  // and their ids, so a restarted dvmd takes back transient domains too, with
+  // their live definitions and ids.
+  DomainRegistry(DomainStore* store, VmLauncher* launcher, spec::HostLimits host, DomainStore* live = nullptr);
   // Stops watching the VMs; they keep running (a restarted dvmd adopts them).
   ~DomainRegistry();
 
@@ -96,18 +100,34 @@ class DomainRegistry {
     int32_t id = -1;
     std::shared_ptr<RunningVm> vm;
     uint64_t generation = 0;  // counts starts, so a late exit report of an old run is ignored
-    bool busy = false;
+    // Unique to this entry: an operation that let go of the lock finds its
+    // own entry again by uuid and token, not a newer one with the same uuid.
+    uint64_t token = 0;
+    bool busy = false;  // a start or destroy runs without the lock; a busy entry is never removed
     bool destroying = false;
+  };
+  // What a view needs; the VM's CPU time is read after the lock is released.
+  struct Snapshot {
+    DomainView view;
+    std::shared_ptr<RunningVm> vm;
   };
 
   Domain* Find(const Uuid& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The entry of `uuid` if it is still the one that had `token`.
+  Domain* Find(const Uuid& uuid, uint64_t token) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Domain& Insert(const Uuid& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Domain*> FindOrError(const Uuid& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  DomainView View(const Domain& d) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Snapshot Snap(const Domain& d) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static DomainView View(Snapshot snap);  // without the lock: reads /proc
   // Reports a domain that exists under the name or uuid of `def` otherwise.
   absl::Status CheckConflicts(const DomainDef& def) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `def`: the definition the VM was started with; `id`: its id if it had one.
+  void MarkRunning(Domain& d, std::unique_ptr<RunningVm> vm, int32_t reason, const DomainDef& def, int32_t id = -1)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkStopped(Domain& d, int32_t reason, const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const Uuid& uuid, uint64_t generation, const VmExit& exit);
+  // A start whose domain entry is gone: stops the VM it started.
+  absl::Status Orphaned(absl::StatusOr<std::unique_ptr<RunningVm>> vm);
   // Frees the handles of VMs that ended (outside the lock: that joins their
   // watcher threads).
   void ReapRetired();
@@ -115,9 +135,15 @@ class DomainRegistry {
   DomainStore* const store_;
   VmLauncher* const launcher_;
   const spec::HostLimits host_;
+  DomainStore* const live_;
+  // Held by what writes the persistent store (define, undefine, autostart)
+  // and what adds a name (create): the file is written without mu_, and
+  // meanwhile no one else adds or removes a persistent domain or a name.
+  Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Mutex mu_;
   std::map<Uuid, Domain> domains_ ABSL_GUARDED_BY(mu_);
   int32_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::shared_ptr<RunningVm>> retired_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,8 +1,11 @@
 #include "libvirt/domain_registry.h"
 
+#include <thread>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/fake_launcher.h"
+#include "libvirt/memory_domain_store.h"
 #include "libvirt/test_util.h"
 #include "libvirt/vir_error.h"
 
@@ -19,7 +22,7 @@ class RegistryTest : public ::testing::Test {
   // A fresh registry over the same store, as after a dvmd restart.
   void Reopen() {
     registry_.reset();
-    registry_ = std::make_unique<DomainRegistry>(&store_, &launcher_, spec::HostLimits{64 * kGiB});
+    registry_ = std::make_unique<DomainRegistry>(&store_, &launcher_, spec::HostLimits{64 * kGiB}, &live_);
     problems_ = registry_->Load();
   }
   DomainView Define(const std::string& name, int vcpus = 2) {
@@ -31,7 +34,8 @@ class RegistryTest : public ::testing::Test {
   ErrorCode CodeOf(const absl::Status& s) { return VirCodeOf(s); }
 
   ScratchDir dir_;
-  DomainStore store_;
+  FileDomainStore store_;
+  MemoryDomainStore live_;  // the run folder's
   FakeLauncher launcher_;
   std::unique_ptr<DomainRegistry> registry_;
   std::vector<std::string> problems_;
@@ -138,6 +142,43 @@ TEST_F(RegistryTest, AVmThatOutlivedDvmdIsAdopted) {
   EXPECT_EQ(launcher_.launches(), 0);
 }
 
+TEST_F(RegistryTest, RunningDomainsComeBackWithTheirLiveDefinitionAndId) {
+  // Review S2: a transient domain's VM became an orphan at a dvmd restart,
+  // and an adopted VM took its definition and a new id from the config.
+  DomainView a = Define("a", 2);
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  const std::string uuid = absl::StrCat("<uuid>", UuidToString(a.uuid), "</uuid>");
+  ASSERT_TRUE(registry_->Define(DomainXml("a", dir_.kernel(), 4, uuid), 0).ok());  // for the next start
+  auto t = registry_->CreateTransient(DomainXml("t", dir_.kernel(), 3), 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  launcher_.AddSurvivor("a");
+  launcher_.AddSurvivor("t");
+  Reopen();
+  EXPECT_TRUE(problems_.empty());
+  EXPECT_EQ(Get("a").state, DomainState::kRunning);
+  EXPECT_EQ(Get("a").id, 1);
+  EXPECT_EQ(Get("a").vcpus, 2u) << "what it runs with";
+  EXPECT_THAT(*registry_->XmlDesc(a.uuid, kXmlInactive), HasSubstr("<vcpu placement='static'>4</vcpu>"));
+  EXPECT_EQ(Get("t").state, DomainState::kRunning);
+  EXPECT_EQ(Get("t").id, 2);
+  EXPECT_FALSE(Get("t").persistent);
+  DomainView b = Define("b");
+  ASSERT_TRUE(registry_->Start(b.uuid, 0).ok());
+  EXPECT_EQ(Get("b").id, 3) << "no id is given twice";
+  launcher_.End("t", {kShutoffShutdown, "off"});
+  EXPECT_EQ(CodeOf(registry_->FindByName("t").status()), ErrorCode::kNoDomain);
+  Reopen();
+  EXPECT_EQ(CodeOf(registry_->FindByName("t").status()), ErrorCode::kNoDomain) << "its live file went with it";
+  EXPECT_EQ(Get("a").id, 1);
+}
+
+TEST_F(RegistryTest, ALiveDefinitionWhoseVmEndedMeanwhileIsDropped) {
+  ASSERT_TRUE(registry_->CreateTransient(DomainXml("t", dir_.kernel()), 0).ok());
+  Reopen();  // t's VM did not survive
+  EXPECT_TRUE(registry_->List().empty());
+  EXPECT_TRUE(live_.LoadAll().domains.empty());
+}
+
 TEST_F(RegistryTest, UndefineOfARunningDomainMakesItTransient) {
   DomainView a = Define("a");
   ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
@@ -181,6 +222,107 @@ TEST_F(RegistryTest, XmlDescGivesTheLiveOrTheInactiveDefinition) {
   EXPECT_THAT(*registry_->XmlDesc(a.uuid, kXmlInactive), HasSubstr("<vcpu placement='static'>4</vcpu>"));
   EXPECT_EQ(Get("a").vcpus, 2u);
   EXPECT_EQ(CodeOf(registry_->XmlDesc(a.uuid, 0x100).status()), ErrorCode::kInvalidArg);
+}
+
+TEST_F(RegistryTest, ATransientDomainBeingDestroyedKeepsItsUuidUntilDestroyReturns) {
+  // Review M4: the exit report came inside Destroy and removed the transient
+  // domain while busy; a CreateTransient with its uuid then inserted a new
+  // busy entry, Destroy cleared busy on that one, a Define + Undefine removed
+  // it, and the CreateTransient aborted dvmd on a DVM_CHECK.
+  const std::string xml = DomainXml("t", dir_.kernel(), 2, "<uuid>6a0c4b3e-8f43-4d7c-9a51-0d1c2b3a4f5e</uuid>");
+  auto t = registry_->CreateTransient(xml, 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::Status create_during, define_during, start_during;
+  bool listed_during = false;
+  launcher_.OnDestroy([&] {
+    // The VM's exit has been reported; Destroy has not returned.
+    listed_during = registry_->FindByUuid(t->uuid).ok();
+    create_during = registry_->CreateTransient(xml, 0).status();
+    define_during = registry_->Define(xml, 0).status();
+    start_during = registry_->Start(t->uuid, 0);
+  });
+  ASSERT_TRUE(registry_->Destroy(t->uuid, 0).ok());
+  launcher_.OnDestroy(nullptr);
+  EXPECT_TRUE(listed_during) << "still there, busy";
+  EXPECT_EQ(CodeOf(create_during), ErrorCode::kDomainExists);
+  EXPECT_EQ(CodeOf(define_during), ErrorCode::kOperationInvalid) << define_during;
+  EXPECT_EQ(CodeOf(start_during), ErrorCode::kOperationInvalid) << start_during;
+  EXPECT_TRUE(registry_->List().empty()) << "gone once Destroy returned";
+  EXPECT_EQ(launcher_.launches(), 1);
+  auto again = registry_->CreateTransient(xml, 0);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state, DomainState::kRunning);
+}
+
+TEST_F(RegistryTest, AStartWhileAnotherStartLaunchesIsRefused) {
+  DomainView a = Define("a");
+  absl::Status second;
+  launcher_.OnLaunch([&] {
+    launcher_.OnLaunch(nullptr);
+    second = registry_->Start(a.uuid, 0);
+  });
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  EXPECT_EQ(CodeOf(second), ErrorCode::kOperationInvalid) << second;
+  EXPECT_EQ(launcher_.launches(), 1);
+}
+
+TEST_F(RegistryTest, AnOldRunsHandleDoesNotEndANewRun) {
+  DomainView a = Define("a");
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  ASSERT_TRUE(registry_->Destroy(a.uuid, 0).ok());
+  ASSERT_TRUE(registry_->Start(a.uuid, 0).ok());
+  registry_->List();  // frees the first run's handle
+  EXPECT_TRUE(launcher_.Running("a"));
+  EXPECT_EQ(Get("a").state, DomainState::kRunning);
+}
+
+TEST_F(RegistryTest, UndefineWhileStartingMakesAFailedStartGoAway) {
+  DomainView a = Define("a");
+  launcher_.FailNextLaunch();
+  absl::Status undefine;
+  launcher_.OnLaunch([&] {
+    launcher_.OnLaunch(nullptr);
+    undefine = registry_->Undefine(a.uuid, 0);
+  });
+  EXPECT_FALSE(registry_->Start(a.uuid, 0).ok());
+  EXPECT_EQ(CodeOf(undefine), ErrorCode::kOperationInvalid) << "busy";
+  EXPECT_EQ(registry_->List().size(), 1u);
+}
+
+// A store whose writes wait for the test.
+class GatedStore final : public DomainStore {
+ public:
+  absl::Status Init() override { return absl::OkStatus(); }
+  Loaded LoadAll() const override { return inner_.LoadAll(); }
+  absl::Status Save(const DomainDef& def, bool autostart, int32_t id = -1) override {
+    in_save.Notify();
+    release.WaitFor(std::chrono::seconds(10));
+    return inner_.Save(def, autostart, id);
+  }
+  absl::Status Remove(const std::string& name) override { return inner_.Remove(name); }
+  std::string PathOf(const std::string& name) const override { return name; }
+  testing::Latch in_save, release;
+
+ private:
+  MemoryDomainStore inner_;
+};
+
+TEST(RegistryLocking, ListsDoNotWaitForAStoreWrite) {
+  // Review: Define and SetAutostart fsynced under the registry's lock.
+  ScratchDir dir;
+  GatedStore store;
+  FakeLauncher launcher;
+  DomainRegistry registry(&store, &launcher, spec::HostLimits{64 * kGiB});
+  registry.Load();
+  std::thread definer([&] { EXPECT_TRUE(registry.Define(DomainXml("a", dir.kernel()), 0).ok()); });
+  store.in_save.Wait();
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_TRUE(registry.List().empty()) << "not defined until written";
+  EXPECT_FALSE(registry.FindByName("a").ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1));
+  store.release.Notify();
+  definer.join();
+  EXPECT_EQ(registry.List().size(), 1u);
 }
 
 }  // namespace

@@ -12,25 +12,18 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "dvm/status.h"
 #include "dvm/unique_fd.h"
+#include "dvm/unix_socket.h"
 
 namespace dvm::libvirt {
 namespace {
 
 constexpr char kHeaderPrefix[] = "dvmd-domain 1 autostart=";
 constexpr char kTempPrefix[] = ".tmp-";
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoStatus(absl::StrCat("write ", path));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status SyncDir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -41,8 +34,9 @@ absl::Status SyncDir(const std::string& dir) {
 
 }  // namespace
 
-std::string FormatStoredDomain(const DomainDef& def, bool autostart) {
-  return absl::StrCat(kHeaderPrefix, autostart ? 1 : 0, "\n", FormatDomainXml(def));
+std::string FormatStoredDomain(const DomainDef& def, bool autostart, int32_t id) {
+  return absl::StrCat(kHeaderPrefix, autostart ? 1 : 0, id >= 0 ? absl::StrCat(" id=", id) : "", "\n",
+                      FormatDomainXml(def));
 }
 
 absl::StatusOr<StoredDomain> ParseStoredDomain(absl::string_view text) {
@@ -50,14 +44,20 @@ absl::StatusOr<StoredDomain> ParseStoredDomain(absl::string_view text) {
   if (nl == absl::string_view::npos || !absl::StartsWith(text, kHeaderPrefix)) {
     return absl::InvalidArgumentError("no 'dvmd-domain 1' header line");
   }
-  const absl::string_view flag = text.substr(sizeof(kHeaderPrefix) - 1, nl - (sizeof(kHeaderPrefix) - 1));
+  absl::string_view rest = text.substr(sizeof(kHeaderPrefix) - 1, nl - (sizeof(kHeaderPrefix) - 1));
+  const absl::string_view flag = rest.substr(0, rest.find(' '));
   if (flag != "0" && flag != "1") return absl::InvalidArgumentError("autostart must be 0 or 1");
+  rest.remove_prefix(flag.size());
+  int32_t id = -1;
+  if (!rest.empty() && (!absl::ConsumePrefix(&rest, " id=") || !absl::SimpleAtoi(rest, &id) || id < 0)) {
+    return absl::InvalidArgumentError("bad id in the header line");
+  }
   absl::StatusOr<DomainDef> def = ParseDomainXml(text.substr(nl + 1), spec::HostLimits{}, /*validate=*/false);
   if (!def.ok()) return def.status();
-  return StoredDomain{std::move(*def), flag == "1"};
+  return StoredDomain{std::move(*def), flag == "1", id};
 }
 
-absl::Status DomainStore::Init() {
+absl::Status FileDomainStore::Init() {
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(absl::StrCat("mkdir ", dir_));
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) return ErrnoStatus(absl::StrCat("opendir ", dir_));
@@ -68,7 +68,7 @@ absl::Status DomainStore::Init() {
   return absl::OkStatus();
 }
 
-DomainStore::Loaded DomainStore::LoadAll() const {
+DomainStore::Loaded FileDomainStore::LoadAll() const {
   Loaded out;
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) {
@@ -102,12 +102,12 @@ DomainStore::Loaded DomainStore::LoadAll() const {
   return out;
 }
 
-absl::Status DomainStore::Save(const DomainDef& def, bool autostart) {
+absl::Status FileDomainStore::Save(const DomainDef& def, bool autostart, int32_t id) {
   const std::string final_path = PathOf(def.spec.name);
   std::string temp = absl::StrCat(dir_, "/", kTempPrefix, def.spec.name, ".XXXXXX");
   UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd) return ErrnoStatus(absl::StrCat("create a temporary file in ", dir_));
-  absl::Status s = WriteAll(fd.get(), FormatStoredDomain(def, autostart), temp);
+  absl::Status s = Annotate(WriteAll(fd.get(), FormatStoredDomain(def, autostart, id)), temp);
   if (s.ok() && ::fsync(fd.get()) != 0) s = ErrnoStatus(absl::StrCat("fsync ", temp));
   fd.reset();
   if (s.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) s = ErrnoStatus(absl::StrCat("rename to ", final_path));
@@ -118,7 +118,7 @@ absl::Status DomainStore::Save(const DomainDef& def, bool autostart) {
   return SyncDir(dir_);
 }
 
-absl::Status DomainStore::Remove(const std::string& name) {
+absl::Status FileDomainStore::Remove(const std::string& name) {
   const std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(absl::StrCat("remove ", path));
   return SyncDir(dir_);

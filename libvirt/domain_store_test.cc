@@ -1,9 +1,12 @@
 #include "libvirt/domain_store.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libvirt/memory_domain_store.h"
 #include "libvirt/test_util.h"
 
 namespace dvm::libvirt {
@@ -21,7 +24,7 @@ DomainDef Def(const std::string& name, const std::string& kernel) {
 
 TEST(DomainStore, SavesLoadsAndRemoves) {
   ScratchDir dir;
-  DomainStore store(dir.path() + "/domains");
+  FileDomainStore store(dir.path() + "/domains");
   ASSERT_TRUE(store.Init().ok());
   DomainDef a = Def("a", dir.kernel());
   ASSERT_TRUE(store.Save(a, true).ok());
@@ -38,9 +41,45 @@ TEST(DomainStore, SavesLoadsAndRemoves) {
   EXPECT_TRUE(store.Remove("a").ok()) << "removing twice is fine";
 }
 
+TEST(DomainStore, OnlyTheOwnerReadsTheFiles) {
+  ScratchDir dir;
+  FileDomainStore store(dir.path() + "/domains");
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Save(Def("a", dir.kernel()), false).ok());
+  struct stat folder, file;
+  ASSERT_EQ(::stat(store.dir().c_str(), &folder), 0);
+  ASSERT_EQ(::stat(store.PathOf("a").c_str(), &file), 0);
+  EXPECT_EQ(folder.st_mode & 0777, 0700u);
+  EXPECT_EQ(file.st_mode & 0777, 0600u);
+}
+
+TEST(DomainStore, TheHeaderMayCarryAnId) {
+  ScratchDir dir;
+  DomainDef a = Def("a", dir.kernel());
+  auto with_id = ParseStoredDomain(FormatStoredDomain(a, false, 7));
+  ASSERT_TRUE(with_id.ok()) << with_id.status();
+  EXPECT_EQ(with_id->id, 7);
+  EXPECT_EQ(ParseStoredDomain(FormatStoredDomain(a, true))->id, -1);
+  EXPECT_FALSE(ParseStoredDomain("dvmd-domain 1 autostart=0 id=x\n<domain/>").ok());
+  EXPECT_FALSE(ParseStoredDomain("dvmd-domain 1 autostart=0 idd=1\n<domain/>").ok());
+}
+
+TEST(DomainStore, TheMemoryStoreKeepsWhatAFileWould) {
+  ScratchDir dir;
+  MemoryDomainStore store;
+  DomainDef a = Def("a", dir.kernel());
+  ASSERT_TRUE(store.Save(a, true).ok());
+  DomainStore::Loaded loaded = store.LoadAll();
+  ASSERT_EQ(loaded.domains.size(), 1u);
+  EXPECT_EQ(loaded.domains[0].def.uuid, a.uuid);
+  EXPECT_TRUE(loaded.domains[0].autostart);
+  ASSERT_TRUE(store.Remove("a").ok());
+  EXPECT_TRUE(store.LoadAll().domains.empty());
+}
+
 TEST(DomainStore, AnInterruptedWriteLeavesNoHalfDomain) {
   ScratchDir dir;
-  DomainStore store(dir.path() + "/domains");
+  FileDomainStore store(dir.path() + "/domains");
   ASSERT_TRUE(store.Init().ok());
   ASSERT_TRUE(store.Save(Def("a", dir.kernel()), false).ok());
   // What a crash between write and rename leaves: a temporary file.
@@ -54,7 +93,7 @@ TEST(DomainStore, AnInterruptedWriteLeavesNoHalfDomain) {
 
 TEST(DomainStore, ReportsFilesItCannotReadAndKeepsTheRest) {
   ScratchDir dir;
-  DomainStore store(dir.path() + "/domains");
+  FileDomainStore store(dir.path() + "/domains");
   ASSERT_TRUE(store.Init().ok());
   ASSERT_TRUE(store.Save(Def("good", dir.kernel()), false).ok());
   std::ofstream(store.dir() + "/broken.xml") << "garbage";

@@ -2,9 +2,9 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <sys/random.h>
 
 #include <algorithm>
+#include <bitset>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -62,14 +62,17 @@ std::optional<std::string> Attr(const xmlNode* n, const char* name) {
   return s;
 }
 
-// Text content, whitespace trimmed.
-std::string Text(const xmlNode* n) {
+// Text content as written (a <description> keeps its layout).
+std::string RawText(const xmlNode* n) {
   xmlChar* v = xmlNodeGetContent(n);
   if (v == nullptr) return "";
-  std::string s(absl::StripAsciiWhitespace(reinterpret_cast<const char*>(v)));
+  std::string s(reinterpret_cast<const char*>(v));
   xmlFree(v);
   return s;
 }
+
+// Text content, whitespace trimmed: names, numbers, paths.
+std::string Text(const xmlNode* n) { return std::string(absl::StripAsciiWhitespace(RawText(n))); }
 
 std::optional<uint64_t> ParseU64(absl::string_view s) {
   uint64_t v = 0;
@@ -102,31 +105,28 @@ absl::Status RequireAbsolute(const std::string& path, const std::string& what) {
   return absl::OkStatus();
 }
 
-// "0-3,6" -> {0,1,2,3,6}
+// "0-3,6" -> {0,1,2,3,6}. Into a bitset, so the work and memory are bounded
+// by kMaxVcpus whatever the text's length; an id given twice is an error.
 std::optional<std::vector<uint32_t>> ParseIdList(absl::string_view text) {
   std::vector<uint32_t> out;
   if (absl::StripAsciiWhitespace(text).empty()) return out;  // a node without vCPUs
+  std::bitset<spec::kMaxVcpus + 1> ids;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     part = absl::StripAsciiWhitespace(part);
-    std::vector<absl::string_view> range = absl::StrSplit(part, '-');
+    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 2));
     if (range.size() > 2) return std::nullopt;
     auto lo = ParseU64(range[0]);
     auto hi = range.size() == 2 ? ParseU64(range[1]) : lo;
     if (!lo || !hi || *lo > *hi || *hi > spec::kMaxVcpus) return std::nullopt;
-    for (uint64_t v = *lo; v <= *hi; ++v) out.push_back(static_cast<uint32_t>(v));
+    for (uint64_t v = *lo; v <= *hi; ++v) {
+      if (ids.test(v)) return std::nullopt;
+      ids.set(v);
+    }
+  }
+  for (uint32_t v = 0; v < ids.size(); ++v) {
+    if (ids.test(v)) out.push_back(v);
   }
   return out;
-}
-
-std::string FormatIdList(const std::vector<VcpuId>& ids) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < ids.size();) {
-    size_t j = i;
-    while (j + 1 < ids.size() && ids[j + 1].value() == ids[j].value() + 1) ++j;
-    parts.push_back(i == j ? absl::StrCat(ids[i].value()) : absl::StrCat(ids[i].value(), "-", ids[j].value()));
-    i = j + 1;
-  }
-  return absl::StrJoin(parts, ",");
 }
 
 // An element of another namespace, serialized on its own with every
@@ -187,9 +187,9 @@ class DomainReader {
       if (!uuid) return XmlError(absl::StrCat("<uuid>: '", Text(e), "' is not a UUID"));
       def_.uuid = *uuid;
     } else if (name == "title") {
-      def_.title = Text(e);
+      def_.title = RawText(e);
     } else if (name == "description") {
-      def_.description = Text(e);
+      def_.description = RawText(e);
     } else if (name == "memory" || name == "maxMemory") {
       if (name == "maxMemory") return Unsupported("<maxMemory>: dvm has no memory hotplug");
       ASSIGN_OR_RETURN(s.memory_bytes, ParseMemory(e, "memory"));
@@ -285,22 +285,23 @@ class DomainReader {
     const std::string type = Attr(e, "type").value_or("file");
     const std::string device = Attr(e, "device").value_or("disk");
     if (device != "disk") return Unsupported(absl::StrCat("<disk device='", device, "'>: only device='disk'"));
-    if (type != "file" && type != "block") {
-      return Unsupported(absl::StrCat("<disk type='", type, "'>: only file and block disks"));
+    if (type != "file") {
+      // Block devices: spec::Validate wants a regular file (dvm's disk backend
+      // sizes and maps the image as one).
+      return Unsupported(absl::StrCat("<disk type='", type, "'>: only file disks (a disk image)"));
     }
     spec::DiskSpec disk;
     for (xmlNode* c : Elements(e)) {
       const std::string name = Name(c);
       if (name == "source") {
-        disk.path = Attr(c, type == "file" ? "file" : "dev").value_or("");
+        disk.path = Attr(c, "file").value_or("");
       } else if (name == "readonly") {
         disk.read_only = true;
       } else if (name == "shareable") {
         return Unsupported("<disk><shareable/>: not supported by dvm");
       }  // target, driver, address, alias, serial: dvm names disks itself
     }
-    const std::string what = absl::StrCat("<disk> ", def_.spec.devices.disks.size(), " <source ",
-                                          type == "file" ? "file" : "dev", ">");
+    const std::string what = absl::StrCat("<disk> ", def_.spec.devices.disks.size(), " <source file>");
     RETURN_IF_ERROR(RequireAbsolute(disk.path, what));
     def_.spec.devices.disks.push_back(disk);
     return absl::OkStatus();
@@ -417,12 +418,11 @@ class DomainReader {
       if (list && count) return XmlError(absl::StrCat(where, ": give vcpus or vcpu_count, not both"));
       if (list) {
         auto ids = ParseIdList(*list);
-        if (!ids) return XmlError(absl::StrCat(where, ": vcpus '", *list, "' is not a list like 0-3,6"));
-        for (uint32_t v : *ids) node.vcpus.push_back(VcpuId(v));
-        std::sort(node.vcpus.begin(), node.vcpus.end());
-        if (std::adjacent_find(node.vcpus.begin(), node.vcpus.end()) != node.vcpus.end()) {
-          return XmlError(absl::StrCat(where, ": a vCPU is listed twice"));
+        if (!ids) {
+          return XmlError(absl::StrCat(where, ": vcpus '", list->substr(0, 64),
+                                       "' is not a list like 0-3,6 (each vCPU once)"));
         }
+        for (uint32_t v : *ids) node.vcpus.push_back(VcpuId(v));
       } else if (count) {
         auto n = ParseU64(*count);
         if (!n || *n > spec::kMaxVcpus) return XmlError(absl::StrCat(where, ": vcpu_count '", *count, "'"));
@@ -507,30 +507,6 @@ std::string XmlField(const std::string& field) {
   return field;
 }
 
-void XmlEscapeTo(std::string& out, absl::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-}
-
-std::string Esc(absl::string_view s) {
-  std::string out;
-  XmlEscapeTo(out, s);
-  return out;
-}
-
-std::string FormatAddress(const spec::NetAddress& a) {
-  if (a.host.find(':') != std::string::npos) return absl::StrCat("[", a.host, "]:", a.port);
-  return absl::StrCat(a.host, ":", a.port);
-}
-
 }  // namespace
 
 absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::HostLimits& host, bool validate) {
@@ -558,9 +534,20 @@ absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::Host
     return XmlError(line > 0 ? absl::StrCat("line ", line, ": ", why) : why);
   }
   xmlFreeParserCtxt(ctxt);
+  // The substring test above misses a DTD in another encoding (UTF-16):
+  // what libxml2 built is what counts.
+  if (doc->intSubset != nullptr || doc->extSubset != nullptr) {
+    return XmlError("document type declarations and entities are not accepted");
+  }
   xmlNode* root = xmlDocGetRootElement(doc.get());
   if (root == nullptr) return XmlError("the document is empty");
   ASSIGN_OR_RETURN(DomainDef def, DomainReader().Read(root));
+  // What dvmd stores and dumps must fit the same limit, or the domain could
+  // not be read back at the next start nor sent to a client.
+  if (const size_t formatted = FormatDomainXml(def).size(); formatted > kMaxXmlBytes) {
+    return XmlError(absl::StrCat("the domain XML as dvmd writes it would be ", formatted,
+                                 " bytes; the limit is 4 MiB"));
+  }
   if (!validate) return def;
   RETURN_IF_ERROR(ValidateDomain(def, host));
   return def;
@@ -575,112 +562,6 @@ absl::Status ValidateDomain(const DomainDef& def, const spec::HostLimits& host) 
     return Unsupported(absl::StrCat("dvm cannot run this domain: ", absl::StrJoin(problems, "; ")));
   }
   return absl::OkStatus();
-}
-
-std::string FormatDomainXml(const DomainDef& def) {
-  const VmSpec& s = def.spec;
-  std::string x = "<domain type='kvm'>\n";
-  absl::StrAppend(&x, "  <name>", Esc(s.name), "</name>\n");
-  absl::StrAppend(&x, "  <uuid>", UuidToString(def.uuid), "</uuid>\n");
-  if (!def.title.empty()) absl::StrAppend(&x, "  <title>", Esc(def.title), "</title>\n");
-  if (!def.description.empty()) absl::StrAppend(&x, "  <description>", Esc(def.description), "</description>\n");
-  absl::StrAppend(&x, "  <metadata>\n    <dvm:cluster xmlns:dvm='", kDvmNamespace, "' transport='",
-                  s.dsm.transport == spec::TransportKind::kDpdk ? "dpdk" : "tcp", "'");
-  if (!s.cluster_key_file.empty()) absl::StrAppend(&x, " key_file='", Esc(s.cluster_key_file), "'");
-  x += ">\n";
-  if (s.dsm.home == spec::HomePolicy::kInterleave) {
-    absl::StrAppend(&x, "      <dvm:home policy='interleave' interleave='", s.dsm.interleave_bytes, "'/>\n");
-  } else {
-    absl::StrAppend(&x, "      <dvm:home policy='range' interleave='", s.dsm.interleave_bytes, "'>\n");
-    for (const spec::HomeRange& r : s.dsm.ranges) {
-      absl::StrAppendFormat(&x, "        <dvm:range start='%#x' size='%#x' node='%u'/>\n", r.start.value(), r.size,
-                            r.node.value());
-    }
-    x += "      </dvm:home>\n";
-  }
-  for (const spec::NodeSpec& n : s.nodes) {
-    absl::StrAppend(&x, "      <dvm:node id='", n.id.value(), "' address='", Esc(FormatAddress(n.address)), "'");
-    if (!n.vcpus.empty()) absl::StrAppend(&x, " vcpus='", FormatIdList(n.vcpus), "'");
-    if (n.dpdk_args.empty()) {
-      x += "/>\n";
-    } else {
-      x += ">\n";
-      for (const std::string& arg : n.dpdk_args) absl::StrAppend(&x, "        <dvm:dpdk_arg>", Esc(arg), "</dvm:dpdk_arg>\n");
-      x += "      </dvm:node>\n";
-    }
-  }
-  x += "    </dvm:cluster>\n";
-  for (const std::string& foreign : def.foreign_metadata) absl::StrAppend(&x, "    ", foreign, "\n");
-  x += "  </metadata>\n";
-  absl::StrAppend(&x, "  <memory unit='KiB'>", s.memory_bytes / kKiB, "</memory>\n");
-  absl::StrAppend(&x, "  <currentMemory unit='KiB'>", s.memory_bytes / kKiB, "</currentMemory>\n");
-  absl::StrAppend(&x, "  <vcpu placement='static'>", s.vcpu_count, "</vcpu>\n");
-  x += "  <os>\n    <type arch='x86_64'>hvm</type>\n";
-  absl::StrAppend(&x, "    <kernel>", Esc(s.kernel), "</kernel>\n");
-  if (!s.initrd.empty()) absl::StrAppend(&x, "    <initrd>", Esc(s.initrd), "</initrd>\n");
-  absl::StrAppend(&x, "    <cmdline>", Esc(s.cmdline), "</cmdline>\n");
-  x += "  </os>\n";
-  // dvm never restarts a guest: every way a guest ends stops the domain.
-  x += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n";
-  x += "  <devices>\n";
-  for (size_t i = 0; i < s.devices.disks.size(); ++i) {
-    const spec::DiskSpec& d = s.devices.disks[i];
-    absl::StrAppend(&x, "    <disk type='file' device='disk'>\n      <source file='", Esc(d.path), "'/>\n",
-                    "      <target dev='vd", std::string(1, static_cast<char>('a' + i % 26)), "' bus='virtio'/>\n");
-    if (d.read_only) x += "      <readonly/>\n";
-    x += "    </disk>\n";
-  }
-  for (const spec::NetDeviceSpec& n : s.devices.nets) {
-    x += "    <interface type='ethernet'>\n";
-    if (!n.mac.empty()) absl::StrAppend(&x, "      <mac address='", Esc(n.mac), "'/>\n");
-    absl::StrAppend(&x, "      <target dev='", Esc(n.tap), "'/>\n      <model type='virtio'/>\n    </interface>\n");
-  }
-  switch (s.devices.serial.kind) {
-    case spec::SerialKind::kFile:
-      absl::StrAppend(&x, "    <serial type='file'>\n      <source path='", Esc(s.devices.serial.path),
-                      "'/>\n    </serial>\n");
-      break;
-    case spec::SerialKind::kNone: x += "    <serial type='null'/>\n"; break;
-    case spec::SerialKind::kStdio: break;  // the default: the console goes to dvmd's log of the domain
-  }
-  x += "  </devices>\n</domain>\n";
-  return x;
-}
-
-std::string UuidToString(const Uuid& u) {
-  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
-                         u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-std::optional<Uuid> ParseUuid(absl::string_view text) {
-  std::string hex;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '-') {
-      if (text.size() != 36 || (i != 8 && i != 13 && i != 18 && i != 23)) return std::nullopt;
-      continue;
-    }
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    hex += c;
-  }
-  if (hex.size() != 32) return std::nullopt;
-  Uuid u{};
-  for (size_t i = 0; i < 16; ++i) {
-    std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, u[i], 16);
-  }
-  return u;
-}
-
-Uuid RandomUuid() {
-  Uuid u{};
-  size_t got = 0;
-  while (got < u.size()) {
-    ssize_t n = getrandom(u.data() + got, u.size() - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  u[6] = (u[6] & 0x0f) | 0x40;  // version 4
-  u[8] = (u[8] & 0x3f) | 0x80;  // RFC 4122 variant
-  return u;
 }
 
 }  // namespace dvm::libvirt

@@ -8,7 +8,7 @@
 //     <memory unit=...>, <currentMemory> (must not exceed memory), <vcpu>
 //     <os><type>hvm</type><kernel/><initrd/><cmdline/></os>   direct boot only
 //     <devices>
-//       <disk type='file|block' device='disk'><source file|dev=.../><readonly/></disk>
+//       <disk type='file' device='disk'><source file=.../><readonly/></disk>
 //       <interface type='ethernet'><target dev='TAP'/><mac address=.../></interface>
 //       <serial type='file|null|pty'>   the guest console (pty: dvmd's log of the domain)
 //     </devices>
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libvirt/uuid.h"
 #include "libvirt/xdr.h"
 #include "vmm/spec/vm_spec.h"
 
@@ -61,12 +62,9 @@ absl::StatusOr<DomainDef> ParseDomainXml(absl::string_view xml, const spec::Host
 // spec::Validate on the domain's VmSpec, its problems named the XML way.
 absl::Status ValidateDomain(const DomainDef& def, const spec::HostLimits& host);
 
+// (domain_xml_format.cc)
 std::string FormatDomainXml(const DomainDef& def);
 
-// "4fe1b7a0-...": 36 characters. Parsing also takes 32 hex digits without dashes.
-std::string UuidToString(const Uuid& uuid);
-std::optional<Uuid> ParseUuid(absl::string_view text);
-Uuid RandomUuid();  // version 4
 
 }  // namespace dvm::libvirt
 

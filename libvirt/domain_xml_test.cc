@@ -134,6 +134,102 @@ TEST_F(DomainXmlTest, PlacementProblemsComeFromValidateNamedTheXmlWay) {
               HasSubstr("address is required"));
 }
 
+TEST_F(DomainXmlTest, AHugeVcpuListIsRefusedWithoutExpandingIt) {
+  // 0-254 repeated over ~4 MiB would be ~180M ids if expanded (review M5).
+  std::string list = "0-254";
+  while (list.size() < (4 << 20) - 4096) list += ",0-254";
+  const std::string xml = DomainXml("x", dir_.kernel(), 2,
+                                    absl::StrCat("<metadata><dvm:cluster xmlns:dvm='urn:dvm:cluster:1'>"
+                                                 "<dvm:node id='0' vcpus='", list, "'/></dvm:cluster></metadata>"));
+  auto [code, message] = Fail(xml);
+  EXPECT_EQ(code, ErrorCode::kXmlError);
+  EXPECT_THAT(message, HasSubstr("each vCPU once"));
+  EXPECT_LT(message.size(), 200u) << "the list is not echoed whole";
+  EXPECT_THAT(Fail(DomainXml("x", dir_.kernel(), 2,
+                             "<metadata><dvm:cluster xmlns:dvm='urn:dvm:cluster:1'>"
+                             "<dvm:node id='0' vcpus='0-1,1'/></dvm:cluster></metadata>"))
+                  .second,
+              HasSubstr("each vCPU once"));
+  EXPECT_THAT(Fail(DomainXml("x", dir_.kernel(), 2,
+                             "<metadata><dvm:cluster xmlns:dvm='urn:dvm:cluster:1'>"
+                             "<dvm:node id='0' vcpus='0-1-2'/></dvm:cluster></metadata>"))
+                  .second,
+              HasSubstr("is not a list"));
+}
+
+TEST_F(DomainXmlTest, QuotesInTextStayOneByteAndTheFormattedSizeIsBounded) {
+  // Escaping quotes in text made a 4 MiB description of quotes 24 MiB when
+  // stored, which the next start could not read back (review S1).
+  const std::string quotes(1 << 20, '"');
+  auto def = Parse(DomainXml("q", dir_.kernel(), 2, absl::StrCat("<description>", quotes, "'</description>")));
+  ASSERT_TRUE(def.ok()) << def.status();
+  const std::string dumped = FormatDomainXml(*def);
+  EXPECT_LT(dumped.size(), (1u << 20) + 4096);
+  auto again = Parse(dumped);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->description, quotes + "'");
+  // Text that the formatter makes larger than the limit is refused at define.
+  // (1.1 MiB of '<' in a CDATA section: 4.4 MiB once escaped.)
+  const std::string lts(1100 << 10, '<');
+  auto [code, message] =
+      Fail(DomainXml("q", dir_.kernel(), 2, absl::StrCat("<description><![CDATA[", lts, "]]></description>")));
+  EXPECT_EQ(code, ErrorCode::kXmlError);
+  EXPECT_THAT(message, HasSubstr("as dvmd writes it"));
+}
+
+TEST_F(DomainXmlTest, DescriptionKeepsItsWhitespace) {
+  auto def = Parse(DomainXml("d", dir_.kernel(), 2, "<description>\n  two\n  lines\n</description>"));
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->description, "\n  two\n  lines\n");
+  EXPECT_EQ(Parse(FormatDomainXml(*def))->description, def->description);
+}
+
+TEST_F(DomainXmlTest, ADtdInUtf16IsRefused) {
+  // The substring filter sees no "<!DOCTYPE" in UTF-16 (review S9).
+  const std::string utf8 = absl::StrCat("<?xml version='1.0' encoding='UTF-16'?><!DOCTYPE domain [<!ENTITY e 'x'>]>",
+                                        DomainXml("u", dir_.kernel()));
+  std::string utf16 = "\xff\xfe";  // little-endian byte order mark
+  for (char c : utf8) {
+    utf16 += c;
+    utf16 += '\0';
+  }
+  auto [code, message] = Fail(utf16);
+  EXPECT_EQ(code, ErrorCode::kXmlError);
+  EXPECT_THAT(message, HasSubstr("document type declarations"));
+}
+
+TEST_F(DomainXmlTest, DiskTargetsStayUniquePastTwentySix) {
+  std::string disks = "<devices>";
+  for (int i = 0; i < 28; ++i) {
+    absl::StrAppend(&disks, "<disk type='file' device='disk'><source file='", dir_.kernel(), "'/><readonly/></disk>");
+  }
+  disks += "</devices>";
+  auto def = ParseDomainXml(DomainXml("disks", dir_.kernel(), 2, disks), spec::HostLimits{64 * kGiB}, false);
+  ASSERT_TRUE(def.ok()) << def.status();
+  const std::string xml = FormatDomainXml(*def);
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdz'"));
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdaa'"));
+  EXPECT_THAT(xml, HasSubstr("<target dev='vdab'"));
+  EXPECT_EQ(xml.find("<target dev='vda'"), xml.rfind("<target dev='vda'")) << "vda once";
+}
+
+TEST_F(DomainXmlTest, BlockDisksAreRefused) {
+  EXPECT_THAT(Fail(DomainXml("b", dir_.kernel(), 2,
+                             "<devices><disk type='block' device='disk'><source dev='/dev/sda'/></disk></devices>"))
+                  .second,
+              HasSubstr("only file disks"));
+}
+
+TEST_F(DomainXmlTest, ANameStartingWithADotIsRefused) {
+  // The store skips hidden files and deletes .tmp-*: such a domain would
+  // vanish at the next start (review M3).
+  for (const char* name : {".x", "..", ".tmp-foo"}) {
+    auto [code, message] = Fail(DomainXml(name, dir_.kernel()));
+    EXPECT_EQ(code, ErrorCode::kConfigUnsupported) << name;
+    EXPECT_THAT(message, HasSubstr("not starting with '.'")) << name;
+  }
+}
+
 TEST_F(DomainXmlTest, WithoutValidationAMissingKernelStillParses) {
   auto def = ParseDomainXml(DomainXml("x", "/nonexistent/vmlinuz"), spec::HostLimits{}, /*validate=*/false);
   ASSERT_TRUE(def.ok()) << def.status();

@@ -44,6 +44,39 @@ std::vector<uint8_t> Empty() { return {}; }
 
 }  // namespace
 
+// Handlers from their parts, so each procedure states only what it does.
+
+template <typename A, typename F>
+Procedures::Handler Procedures::Takes(F f) {
+  return [f = std::move(f)](ClientState& c, std::span<const uint8_t> body) -> Ret {
+    ASSIGN_OR_RETURN(A args, Args<A>(body));
+    return f(c, args);
+  };
+}
+
+template <typename F>
+Procedures::Handler Procedures::Constant(F f) {
+  return Takes<NoArgs>([f = std::move(f)](ClientState&, const NoArgs&) -> Ret { return f(); });
+}
+
+template <typename A, typename F>
+Procedures::Handler Procedures::OfDomain(F f) {
+  return Takes<A>([this, f = std::move(f)](ClientState&, const A& args) -> Ret {
+    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
+    return f(d, args);
+  });
+}
+
+template <typename A>
+Procedures::Handler Procedures::Act(absl::Status (DomainRegistry::*action)(const Uuid&, uint32_t)) {
+  return Takes<A>([this, action](ClientState&, const A& args) -> Ret {
+    uint32_t flags = 0;
+    if constexpr (requires { args.flags; }) flags = args.flags;
+    RETURN_IF_ERROR((registry_->*action)(args.dom.uuid, flags));
+    return Empty();
+  });
+}
+
 bool MatchesListFlags(const DomainView& d, uint32_t flags) {
   const bool running = d.state == DomainState::kRunning;
   return Group(flags, {{kListActive, d.active()}, {kListInactive, !d.active()}}) &&
@@ -94,129 +127,92 @@ CallResult Procedures::Call(ClientState& client, int32_t procedure, std::span<co
   return result;
 }
 
+bool Procedures::WaitsForVm(int32_t procedure) {
+  switch (static_cast<Proc>(procedure)) {
+    case Proc::kDomainCreate:
+    case Proc::kDomainCreateWithFlags:
+    case Proc::kDomainCreateXml:
+    case Proc::kDomainShutdown:
+    case Proc::kDomainShutdownFlags:
+    case Proc::kDomainDestroy:
+    case Proc::kDomainDestroyFlags: return true;
+    default: return false;
+  }
+}
+
 absl::StatusOr<DomainView> Procedures::Lookup(const NonnullDomain& dom) { return registry_->FindByUuid(dom.uuid); }
 
 void Procedures::RegisterConnect() {
-  Register(Proc::kAuthList, "virConnectAuthList", true, [](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
+  Register(Proc::kAuthList, "virConnectAuthList", true, Constant([] {
     XdrWriter w;
     w.U32(1);  // one type: REMOTE_AUTH_NONE (the socket's permissions are the access control)
     w.I32(0);
     return w.Take();
-  }, /*before_open=*/true);
-  Register(Proc::kConnectOpen, "virConnectOpen", true, [](ClientState& c, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(OpenArgs args, Args<OpenArgs>(body));
+  }), /*before_open=*/true);
+  Register(Proc::kConnectOpen, "virConnectOpen", true, Takes<OpenArgs>([](ClientState& c, const OpenArgs& args) -> Ret {
     if (args.name && !args.name->empty() && !args.name->starts_with("dvm:")) {
       return VirError(ErrorCode::kNoSupport, absl::StrCat("dvmd serves dvm:/// URIs, not '", *args.name, "'"));
     }
     c.opened = true;
     c.read_only = c.read_only_socket || (args.flags & kConnectReadOnly) != 0;
     return Empty();
-  }, /*before_open=*/true);
-  Register(Proc::kConnectClose, "virConnectClose", true, [](ClientState& c, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
+  }), /*before_open=*/true);
+  Register(Proc::kConnectClose, "virConnectClose", true, Takes<NoArgs>([](ClientState& c, const NoArgs&) -> Ret {
     c.opened = false;
     return Empty();
-  }, /*before_open=*/true);
+  }), /*before_open=*/true);
   Register(Proc::kConnectSupportsFeature, "virConnectSupportsFeature", true,
-           [](ClientState& c, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(FeatureArgs args, Args<FeatureArgs>(body));
-    bool yes = false;
+           Takes<FeatureArgs>([](ClientState&, const FeatureArgs& args) -> Ret {
     switch (args.feature) {
-      case kFeatureProgramKeepalive:
-        yes = true;  // the server answers PINGs
-        c.keepalive = true;
-        break;
+      case kFeatureProgramKeepalive:  // the server answers PINGs
       case kFeatureTypedParamString:
-      case kFeatureRemoteCloseCallback: yes = true; break;
-      default: break;
+      case kFeatureRemoteCloseCallback: return EncodeInt(1);
+      default: return EncodeInt(0);
     }
-    return EncodeInt(yes ? 1 : 0);
-  }, /*before_open=*/true);
-  Register(Proc::kConnectRegisterCloseCallback, "virConnectRegisterCloseCallback", true,
-           [](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return Empty();  // dvmd never closes a connection by itself: nothing to report
-  });
-  Register(Proc::kConnectUnregisterCloseCallback, "virConnectUnregisterCloseCallback", true,
-           [](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return Empty();
-  });
-  Register(Proc::kConnectGetType, "virConnectGetType", true, [](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeString("dvm");
-  });
-  Register(Proc::kConnectGetVersion, "virConnectGetVersion", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeU64(info_.hv_version);
-  });
+  }), /*before_open=*/true);
+  // dvmd never closes a connection by itself: nothing to report to a close callback.
+  Register(Proc::kConnectRegisterCloseCallback, "virConnectRegisterCloseCallback", true, Constant(Empty));
+  Register(Proc::kConnectUnregisterCloseCallback, "virConnectUnregisterCloseCallback", true, Constant(Empty));
+  Register(Proc::kConnectGetType, "virConnectGetType", true, Constant([] { return EncodeString("dvm"); }));
+  Register(Proc::kConnectGetVersion, "virConnectGetVersion", true,
+           Constant([this] { return EncodeU64(info_.hv_version); }));
   Register(Proc::kConnectGetLibVersion, "virConnectGetLibVersion", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeU64(info_.lib_version);
-  });
+           Constant([this] { return EncodeU64(info_.lib_version); }));
   Register(Proc::kConnectGetHostname, "virConnectGetHostname", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeString(info_.hostname);
-  });
-  Register(Proc::kConnectGetUri, "virConnectGetURI", true, [](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeString("dvm:///system");
-  });
-  Register(Proc::kConnectIsSecure, "virConnectIsSecure", true, [](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeInt(1);  // a local unix socket
-  });
-  Register(Proc::kConnectGetMaxVcpus, "virConnectGetMaxVcpus", true, [](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<OptionalStringArgs>(body).status());
+           Constant([this] { return EncodeString(info_.hostname); }));
+  Register(Proc::kConnectGetUri, "virConnectGetURI", true, Constant([] { return EncodeString("dvm:///system"); }));
+  Register(Proc::kConnectIsSecure, "virConnectIsSecure", true, Constant([] { return EncodeInt(1); }));  // a unix socket
+  Register(Proc::kConnectGetMaxVcpus, "virConnectGetMaxVcpus", true,
+           Takes<OptionalStringArgs>([](ClientState&, const OptionalStringArgs&) -> Ret {
     return EncodeInt(static_cast<int32_t>(spec::kMaxVcpus));
-  });
-  Register(Proc::kNodeGetInfo, "virNodeGetInfo", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
+  }));
+  Register(Proc::kNodeGetInfo, "virNodeGetInfo", true, Constant([this] {
     XdrWriter w;
     info_.node.Write(w);
     return w.Take();
-  });
+  }));
   Register(Proc::kConnectGetCapabilities, "virConnectGetCapabilities", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    RETURN_IF_ERROR(Args<NoArgs>(body).status());
-    return EncodeString(CapabilitiesXml());
-  });
+           Constant([this] { return EncodeString(CapabilitiesXml()); }));
 }
 
 void Procedures::RegisterDomainQueries() {
   Register(Proc::kDomainLookupByName, "virDomainLookupByName", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(NameArgs args, Args<NameArgs>(body));
+           Takes<NameArgs>([this](ClientState&, const NameArgs& args) -> Ret {
     ASSIGN_OR_RETURN(DomainView d, registry_->FindByName(args.name));
     return EncodeDomain(d.Ref());
-  });
+  }));
   Register(Proc::kDomainLookupByUuid, "virDomainLookupByUUID", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(UuidArgs args, Args<UuidArgs>(body));
+           Takes<UuidArgs>([this](ClientState&, const UuidArgs& args) -> Ret {
     ASSIGN_OR_RETURN(DomainView d, registry_->FindByUuid(args.uuid));
     return EncodeDomain(d.Ref());
-  });
+  }));
   Register(Proc::kDomainLookupById, "virDomainLookupByID", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(IdArgs args, Args<IdArgs>(body));
+           Takes<IdArgs>([this](ClientState&, const IdArgs& args) -> Ret {
     ASSIGN_OR_RETURN(DomainView d, registry_->FindById(args.id));
     return EncodeDomain(d.Ref());
-  });
+  }));
   Register(Proc::kConnectListAllDomains, "virConnectListAllDomains", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(ListAllArgs args, Args<ListAllArgs>(body));
+           Takes<ListAllArgs>([this](ClientState&, const ListAllArgs& args) -> Ret {
     if (args.flags & ~kListAll) {
       return VirError(ErrorCode::kInvalidArg, absl::StrCat("unsupported flags (", args.flags, ") in virConnectListAllDomains"));
     }
@@ -233,20 +229,18 @@ void Procedures::RegisterDomainQueries() {
     }
     w.U32(static_cast<uint32_t>(matching.size()));
     return w.Take();
-  });
+  }));
   auto count = [this](bool active) {
-    return [this, active](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-      RETURN_IF_ERROR(Args<NoArgs>(body).status());
+    return Constant([this, active] {
       int32_t n = 0;
       for (const DomainView& d : registry_->List()) n += d.active() == active;
       return EncodeInt(n);
-    };
+    });
   };
   Register(Proc::kConnectNumOfDomains, "virConnectNumOfDomains", true, count(true));
   Register(Proc::kConnectNumOfDefinedDomains, "virConnectNumOfDefinedDomains", true, count(false));
   Register(Proc::kConnectListDomains, "virConnectListDomains", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(MaxArgs args, Args<MaxArgs>(body));
+           Takes<MaxArgs>([this](ClientState&, const MaxArgs& args) -> Ret {
     if (args.max < 0 || static_cast<uint32_t>(args.max) > kMaxDomainList) {
       return VirError(ErrorCode::kRpc, absl::StrCat("maxids ", args.max, " is out of range"));
     }
@@ -258,10 +252,9 @@ void Procedures::RegisterDomainQueries() {
     w.U32(static_cast<uint32_t>(ids.size()));
     for (int32_t id : ids) w.I32(id);
     return w.Take();
-  });
+  }));
   Register(Proc::kConnectListDefinedDomains, "virConnectListDefinedDomains", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(MaxArgs args, Args<MaxArgs>(body));
+           Takes<MaxArgs>([this](ClientState&, const MaxArgs& args) -> Ret {
     if (args.max < 0 || static_cast<uint32_t>(args.max) > kMaxDomainList) {
       return VirError(ErrorCode::kRpc, absl::StrCat("maxnames ", args.max, " is out of range"));
     }
@@ -273,64 +266,50 @@ void Procedures::RegisterDomainQueries() {
     w.U32(static_cast<uint32_t>(names.size()));
     for (const std::string& n : names) w.String(n);
     return w.Take();
-  });
-  Register(Proc::kDomainGetInfo, "virDomainGetInfo", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    DomainInfo info{d.state, d.memory_bytes / kKiB, d.active() ? d.memory_bytes / kKiB : 0, d.vcpus, d.cpu_time_ns};
+  }));
+  Register(Proc::kDomainGetInfo, "virDomainGetInfo", true, OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret {
+    // Memory as libvirt reports it for a shut-off domain too: what it will have.
+    DomainInfo info{d.state, d.memory_bytes / kKiB, d.memory_bytes / kKiB, d.vcpus, d.cpu_time_ns};
     XdrWriter w;
     info.Write(w);
     return w.Take();
-  });
-  Register(Proc::kDomainGetState, "virDomainGetState", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
+  }));
+  Register(Proc::kDomainGetState, "virDomainGetState", true,
+           Takes<DomainFlagsArgs>([this](ClientState&, const DomainFlagsArgs& args) -> Ret {
     if (args.flags != 0) return VirError(ErrorCode::kInvalidArg, "virDomainGetState takes no flags");
     ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
     XdrWriter w;
     w.I32(static_cast<int32_t>(d.state));
     w.I32(d.reason);
     return w.Take();
-  });
+  }));
   Register(Proc::kDomainGetControlInfo, "virDomainGetControlInfo", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
+           OfDomain<DomainFlagsArgs>([](const DomainView& d, auto&) -> Ret {
     if (!d.active()) return VirError(ErrorCode::kOperationInvalid, "domain is not running");
     XdrWriter w;
     w.U32(0);  // VIR_DOMAIN_CONTROL_OK
     w.U32(0);
     w.U64(0);
     return w.Take();
-  });
-  Register(Proc::kDomainGetXmlDesc, "virDomainGetXMLDesc", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
+  }));
+  Register(Proc::kDomainGetXmlDesc, "virDomainGetXMLDesc", true,
+           Takes<DomainFlagsArgs>([this](ClientState& c, const DomainFlagsArgs& args) -> Ret {
+    constexpr uint32_t kXmlSecure = 1;
+    if (c.read_only && (args.flags & kXmlSecure)) {
+      return VirError(ErrorCode::kOperationDenied, "virDomainGetXMLDesc with secure flag: read only access");
+    }
     ASSIGN_OR_RETURN(std::string xml, registry_->XmlDesc(args.dom.uuid, args.flags));
     return EncodeString(xml);
-  });
-  Register(Proc::kDomainGetOsType, "virDomainGetOSType", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(Lookup(args.dom).status());
-    return EncodeString("hvm");
-  });
+  }));
+  Register(Proc::kDomainGetOsType, "virDomainGetOSType", true,
+           OfDomain<DomainArgs>([](const DomainView&, auto&) -> Ret { return EncodeString("hvm"); }));
   Register(Proc::kDomainGetMaxMemory, "virDomainGetMaxMemory", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    return EncodeU64(d.memory_bytes / kKiB);
-  });
-  Register(Proc::kDomainGetMaxVcpus, "virDomainGetMaxVcpus", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
+           OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret { return EncodeU64(d.memory_bytes / kKiB); }));
+  Register(Proc::kDomainGetMaxVcpus, "virDomainGetMaxVcpus", true, OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret {
     return EncodeInt(static_cast<int32_t>(d.vcpus));
-  });
+  }));
   Register(Proc::kDomainGetVcpusFlags, "virDomainGetVcpusFlags", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
+           OfDomain<DomainFlagsArgs>([](const DomainView& d, const DomainFlagsArgs& args) -> Ret {
     constexpr uint32_t kLive = 1, kConfig = 2, kMaximum = 4, kGuest = 8;
     if (args.flags & ~(kLive | kConfig | kMaximum | kGuest)) {
       return VirError(ErrorCode::kInvalidArg, "unsupported flags in virDomainGetVcpusFlags");
@@ -339,131 +318,64 @@ void Procedures::RegisterDomainQueries() {
     if ((args.flags & kLive) && (args.flags & kConfig)) {
       return VirError(ErrorCode::kInvalidArg, "flags 'live' and 'config' are mutually exclusive");
     }
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
     if ((args.flags & kLive) && !d.active()) return VirError(ErrorCode::kOperationInvalid, "domain is not running");
     return EncodeInt(static_cast<int32_t>(d.vcpus));  // no hotplug: current = maximum, live = config
-  });
+  }));
   Register(Proc::kDomainGetAutostart, "virDomainGetAutostart", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    return EncodeInt(d.autostart ? 1 : 0);
-  });
-  Register(Proc::kDomainIsActive, "virDomainIsActive", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    return EncodeInt(d.active() ? 1 : 0);
-  });
+           OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret { return EncodeInt(d.autostart ? 1 : 0); }));
+  Register(Proc::kDomainIsActive, "virDomainIsActive", true,
+           OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret { return EncodeInt(d.active() ? 1 : 0); }));
   Register(Proc::kDomainIsPersistent, "virDomainIsPersistent", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, Lookup(args.dom));
-    return EncodeInt(d.persistent ? 1 : 0);
-  });
-  Register(Proc::kDomainIsUpdated, "virDomainIsUpdated", true, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(Lookup(args.dom).status());
-    return EncodeInt(0);
-  });
-  Register(Proc::kDomainHasManagedSaveImage, "virDomainHasManagedSaveImage", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    RETURN_IF_ERROR(Lookup(args.dom).status());
-    return EncodeInt(0);  // dvm has no managed save
-  });
-  Register(Proc::kDomainSnapshotNum, "virDomainSnapshotNum", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    RETURN_IF_ERROR(Lookup(args.dom).status());
-    return EncodeInt(0);  // dvm has no snapshots
-  });
+           OfDomain<DomainArgs>([](const DomainView& d, auto&) -> Ret { return EncodeInt(d.persistent ? 1 : 0); }));
+  // What dvm does not have: no domain is updated since start, none has a
+  // managed save image or snapshots.
+  auto none = [](const DomainView&, auto&) -> Ret { return EncodeInt(0); };
+  Register(Proc::kDomainIsUpdated, "virDomainIsUpdated", true, OfDomain<DomainArgs>(none));
+  Register(Proc::kDomainHasManagedSaveImage, "virDomainHasManagedSaveImage", true, OfDomain<DomainFlagsArgs>(none));
+  Register(Proc::kDomainSnapshotNum, "virDomainSnapshotNum", true, OfDomain<DomainFlagsArgs>(none));
   Register(Proc::kDomainListAllSnapshots, "virDomainListAllSnapshots", true,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(ListSnapshotsArgs args, Args<ListSnapshotsArgs>(body));
-    RETURN_IF_ERROR(Lookup(args.dom).status());
+           OfDomain<ListSnapshotsArgs>([](const DomainView&, auto&) -> Ret {
     XdrWriter w;
     w.U32(0);
     w.I32(0);
     return w.Take();
-  });
+  }));
 }
 
 void Procedures::RegisterDomainChanges() {
-  Register(Proc::kDomainDefineXml, "virDomainDefineXML", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(XmlArgs args, Args<XmlArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, registry_->Define(args.xml, 0));
+  auto define = [this](const std::string& xml, uint32_t flags) -> Ret {
+    ASSIGN_OR_RETURN(DomainView d, registry_->Define(xml, flags));
     return EncodeDomain(d.Ref());
-  });
+  };
+  Register(Proc::kDomainDefineXml, "virDomainDefineXML", false,
+           Takes<XmlArgs>([define](ClientState&, const XmlArgs& args) { return define(args.xml, 0); }));
   Register(Proc::kDomainDefineXmlFlags, "virDomainDefineXMLFlags", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(XmlFlagsArgs args, Args<XmlFlagsArgs>(body));
-    ASSIGN_OR_RETURN(DomainView d, registry_->Define(args.xml, args.flags));
-    return EncodeDomain(d.Ref());
-  });
-  Register(Proc::kDomainCreateXml, "virDomainCreateXML", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(XmlFlagsArgs args, Args<XmlFlagsArgs>(body));
+           Takes<XmlFlagsArgs>([define](ClientState&, const XmlFlagsArgs& args) { return define(args.xml, args.flags); }));
+  Register(Proc::kDomainCreateXml, "virDomainCreateXML", false,
+           Takes<XmlFlagsArgs>([this](ClientState&, const XmlFlagsArgs& args) -> Ret {
     ASSIGN_OR_RETURN(DomainView d, registry_->CreateTransient(args.xml, args.flags));
     return EncodeDomain(d.Ref());
-  });
-  Register(Proc::kDomainCreate, "virDomainCreate", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(registry_->Start(args.dom.uuid, 0));
-    return Empty();
-  });
+  }));
+  Register(Proc::kDomainCreate, "virDomainCreate", false, Act<DomainArgs>(&DomainRegistry::Start));
   Register(Proc::kDomainCreateWithFlags, "virDomainCreateWithFlags", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
+           Takes<DomainFlagsArgs>([this](ClientState&, const DomainFlagsArgs& args) -> Ret {
     RETURN_IF_ERROR(registry_->Start(args.dom.uuid, args.flags));
     ASSIGN_OR_RETURN(DomainView d, registry_->FindByUuid(args.dom.uuid));
     return EncodeDomain(d.Ref());  // the domain with its new id
-  });
-  Register(Proc::kDomainShutdown, "virDomainShutdown", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(registry_->Shutdown(args.dom.uuid, 0));
-    return Empty();
-  });
+  }));
+  Register(Proc::kDomainShutdown, "virDomainShutdown", false, Act<DomainArgs>(&DomainRegistry::Shutdown));
   Register(Proc::kDomainShutdownFlags, "virDomainShutdownFlags", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    RETURN_IF_ERROR(registry_->Shutdown(args.dom.uuid, args.flags));
-    return Empty();
-  });
-  Register(Proc::kDomainDestroy, "virDomainDestroy", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(registry_->Destroy(args.dom.uuid, 0));
-    return Empty();
-  });
-  Register(Proc::kDomainDestroyFlags, "virDomainDestroyFlags", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    RETURN_IF_ERROR(registry_->Destroy(args.dom.uuid, args.flags));
-    return Empty();
-  });
-  Register(Proc::kDomainUndefine, "virDomainUndefine", false, [this](ClientState&, std::span<const uint8_t> body)
-           -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainArgs args, Args<DomainArgs>(body));
-    RETURN_IF_ERROR(registry_->Undefine(args.dom.uuid, 0));
-    return Empty();
-  });
+           Act<DomainFlagsArgs>(&DomainRegistry::Shutdown));
+  Register(Proc::kDomainDestroy, "virDomainDestroy", false, Act<DomainArgs>(&DomainRegistry::Destroy));
+  Register(Proc::kDomainDestroyFlags, "virDomainDestroyFlags", false, Act<DomainFlagsArgs>(&DomainRegistry::Destroy));
+  Register(Proc::kDomainUndefine, "virDomainUndefine", false, Act<DomainArgs>(&DomainRegistry::Undefine));
   Register(Proc::kDomainUndefineFlags, "virDomainUndefineFlags", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainFlagsArgs args, Args<DomainFlagsArgs>(body));
-    RETURN_IF_ERROR(registry_->Undefine(args.dom.uuid, args.flags));
-    return Empty();
-  });
+           Act<DomainFlagsArgs>(&DomainRegistry::Undefine));
   Register(Proc::kDomainSetAutostart, "virDomainSetAutostart", false,
-           [this](ClientState&, std::span<const uint8_t> body) -> absl::StatusOr<std::vector<uint8_t>> {
-    ASSIGN_OR_RETURN(DomainIntArgs args, Args<DomainIntArgs>(body));
+           Takes<DomainIntArgs>([this](ClientState&, const DomainIntArgs& args) -> Ret {
     RETURN_IF_ERROR(registry_->SetAutostart(args.dom.uuid, args.value != 0));
     return Empty();
-  });
+  }));
 }
 
 std::string Procedures::CapabilitiesXml() const {

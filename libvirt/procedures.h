@@ -33,7 +33,6 @@ struct ClientState {
   bool read_only_socket = false;  // came in on the -sock-ro socket
   bool opened = false;
   bool read_only = false;         // the socket's, or VIR_CONNECT_RO at open
-  bool keepalive = false;         // it asked about keepalive: we answer pings
 };
 
 struct CallResult {
@@ -52,8 +51,13 @@ class Procedures {
 
   std::string CapabilitiesXml() const;
 
+  // Calls that wait for a VM (start, shutdown, destroy: up to a minute); the
+  // server runs them apart from the quick ones.
+  static bool WaitsForVm(int32_t procedure);
+
  private:
-  using Handler = std::function<absl::StatusOr<std::vector<uint8_t>>(ClientState&, std::span<const uint8_t>)>;
+  using Ret = absl::StatusOr<std::vector<uint8_t>>;  // an encoded reply, or the error
+  using Handler = std::function<Ret(ClientState&, std::span<const uint8_t>)>;
   struct Entry {
     Handler handler;
     bool read_only = true;  // allowed on a read-only connection
@@ -61,6 +65,19 @@ class Procedures {
     const char* name = "";
   };
   void Register(Proc proc, const char* name, bool read_only, Handler handler, bool before_open = false);
+  // Decodes arguments A, then f(client, args).
+  template <typename A, typename F>
+  static Handler Takes(F f);
+  // No arguments; f() is the reply.
+  template <typename F>
+  static Handler Constant(F f);
+  // Arguments A naming a domain; f(view, args) is the reply.
+  template <typename A, typename F>
+  Handler OfDomain(F f);
+  // Arguments A naming a domain (with flags, if A has them); the registry's
+  // action on it, with an empty reply.
+  template <typename A>
+  Handler Act(absl::Status (DomainRegistry::*action)(const Uuid&, uint32_t));
   void RegisterConnect();
   void RegisterDomainQueries();
   void RegisterDomainChanges();

@@ -1,5 +1,7 @@
 #include "libvirt/procedures.h"
 
+#include <set>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libvirt/fake_launcher.h"
@@ -52,7 +54,7 @@ class ProceduresTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
-  DomainStore store_;
+  FileDomainStore store_;
   FakeLauncher launcher_;
   DomainRegistry registry_;
   Procedures procedures_;
@@ -105,6 +107,53 @@ TEST_F(ProceduresTest, ReadOnlyConnectionsOnlyRead) {
   EXPECT_EQ(Call(Proc::kConnectListAllDomains, list.Take()).status, MessageStatus::kOk);
 }
 
+TEST_F(ProceduresTest, TheReadOnlySetIsExactlyTheAllowlist) {
+  // Everything a read-only connection may call, by name: a procedure added
+  // to the table as read-only by mistake fails here.
+  const std::set<Proc> allowed = {
+      Proc::kConnectOpen, Proc::kConnectClose, Proc::kConnectGetType, Proc::kConnectGetVersion,
+      Proc::kConnectGetMaxVcpus, Proc::kNodeGetInfo, Proc::kConnectGetCapabilities, Proc::kDomainGetXmlDesc,
+      Proc::kDomainGetAutostart, Proc::kDomainGetInfo, Proc::kDomainGetMaxMemory, Proc::kDomainGetMaxVcpus,
+      Proc::kDomainGetOsType, Proc::kConnectListDefinedDomains, Proc::kDomainLookupById,
+      Proc::kDomainLookupByName, Proc::kDomainLookupByUuid, Proc::kConnectNumOfDefinedDomains,
+      Proc::kConnectListDomains, Proc::kConnectNumOfDomains, Proc::kConnectGetHostname,
+      Proc::kConnectSupportsFeature, Proc::kAuthList, Proc::kConnectGetUri, Proc::kConnectIsSecure,
+      Proc::kDomainIsActive, Proc::kDomainIsPersistent, Proc::kConnectGetLibVersion,
+      Proc::kDomainHasManagedSaveImage, Proc::kDomainSnapshotNum, Proc::kDomainGetVcpusFlags,
+      Proc::kDomainIsUpdated, Proc::kDomainGetState, Proc::kDomainGetControlInfo, Proc::kConnectListAllDomains,
+      Proc::kDomainListAllSnapshots, Proc::kConnectRegisterCloseCallback, Proc::kConnectUnregisterCloseCallback};
+  client_.read_only_socket = true;
+  Open();
+  int served = 0;
+  for (int32_t proc = 0; proc < 512; ++proc) {
+    if (proc == static_cast<int32_t>(Proc::kConnectClose)) continue;  // would close the connection
+    CallResult r = procedures_.Call(client_, proc, {});
+    if (r.status == MessageStatus::kError && RemoteError::Decode(r.body)->code == static_cast<int32_t>(ErrorCode::kNoSupport)) {
+      continue;  // not served at all
+    }
+    ++served;
+    const bool denied = r.status == MessageStatus::kError &&
+                        RemoteError::Decode(r.body)->code == static_cast<int32_t>(ErrorCode::kOperationDenied);
+    EXPECT_EQ(!denied, allowed.contains(static_cast<Proc>(proc))) << "procedure " << proc;
+  }
+  EXPECT_EQ(served, 49) << "the 50 procedures of remote_messages.h but CONNECT_CLOSE";
+}
+
+TEST_F(ProceduresTest, SecureXmlIsNotForReadOnlyConnections) {
+  Open();
+  NonnullDomain d = Define("vm1");
+  EXPECT_EQ(Call(Proc::kDomainGetXmlDesc, Dom(d, 1)).status, MessageStatus::kOk);
+  client_.read_only = true;
+  EXPECT_EQ(ErrorOf(Call(Proc::kDomainGetXmlDesc, Dom(d, 1))).code, static_cast<int32_t>(ErrorCode::kOperationDenied));
+  EXPECT_EQ(Call(Proc::kDomainGetXmlDesc, Dom(d, 0)).status, MessageStatus::kOk);
+}
+
+TEST_F(ProceduresTest, ErrorsSayWhereTheyComeFrom) {
+  Open();
+  EXPECT_EQ(ErrorOf(Call(Proc::kConnectGetHostname, {1, 2, 3, 4})).domain, kFromRpc);
+  EXPECT_EQ(ErrorOf(Call(Proc::kDomainDefineXml, Xml("<domain"))).domain, kFromDomain);
+}
+
 TEST_F(ProceduresTest, DomainLifecycleThroughProcedures) {
   Open();
   NonnullDomain d = Define("vm1");
@@ -112,6 +161,11 @@ TEST_F(ProceduresTest, DomainLifecycleThroughProcedures) {
   EXPECT_EQ(d.id, -1);
   CallResult state = Call(Proc::kDomainGetState, Dom(d, 0));
   EXPECT_EQ(state.body, (std::vector<uint8_t>{0, 0, 0, 5, 0, 0, 0, 0})) << "shut off, unknown";
+  CallResult off_info = Call(Proc::kDomainGetInfo, Dom(d));
+  XdrReader off(off_info.body);
+  EXPECT_EQ(off.U32(), 5u);  // shut off
+  EXPECT_EQ(off.U64(), 256u * 1024);
+  EXPECT_EQ(off.U64(), 256u * 1024) << "memory is reported for a shut-off domain too";
   CallResult started = Call(Proc::kDomainCreateWithFlags, Dom(d, 0));
   ASSERT_EQ(started.status, MessageStatus::kOk);
   XdrReader r(started.body);

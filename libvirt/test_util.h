@@ -5,7 +5,10 @@
 
 #include <stdlib.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <filesystem>
 #include <string>
 
@@ -30,6 +33,27 @@ class ScratchDir {
  private:
   std::string path_;
   std::string kernel_;
+};
+
+// A one-shot latch. Not absl::Notification: Debian's Abseil is built
+// without TSan annotations, so TSan does not see what it orders.
+class Latch {
+ public:
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  bool WaitFor(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+  void Wait() { WaitFor(std::chrono::hours(1)); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
 };
 
 inline std::string DomainXml(const std::string& name, const std::string& kernel, int vcpus = 2,

@@ -50,7 +50,7 @@ ErrorCode VirCodeOf(const absl::Status& status) {
 RemoteError ToRemoteError(const absl::Status& status) {
   RemoteError e;
   e.code = static_cast<int32_t>(VirCodeOf(status));
-  e.domain = kFromDomain;
+  e.domain = e.code == static_cast<int32_t>(ErrorCode::kRpc) ? kFromRpc : kFromDomain;
   e.message = std::string(status.message());
   return e;
 }

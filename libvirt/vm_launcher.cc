@@ -27,6 +27,7 @@
 #include "dvm/mutex.h"
 #include "dvm/status.h"
 #include "dvm/unique_fd.h"
+#include "libvirt/console_log.h"
 #include "libvirt/vir_error.h"
 #include "vmm/control/control.h"
 #include "vmm/spec/toml_writer.h"
@@ -39,6 +40,26 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// By pidfd, not pid: a VM that was not dvmd's child (adopted) may have ended
+// and its pid been reused by another process, which must not get the signal.
+int PidfdKill(int pidfd) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0)); }
+
+// How often the watcher checks the VM's log size.
+constexpr int kLogCheckMs = 1000;
+
+// `dvm run --control PATH` writes how the machine ended to PATH.end.
+std::string EndReportPath(const std::string& control) { return control + ".end"; }
+
+std::optional<std::string> TakeEndReport(const std::string& control) {
+  const std::string path = EndReportPath(control);
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  ::unlink(path.c_str());
+  return line;
+}
 
 // True once the process behind `pidfd` has exited (or within `timeout`).
 bool WaitExited(int pidfd, std::chrono::milliseconds timeout) {
@@ -73,9 +94,9 @@ absl::Status MakeDir(const std::string& dir, mode_t mode) {
 
 class ProcessVm final : public RunningVm {
  public:
-  ProcessVm(pid_t pid, UniqueFd pidfd, bool child, std::string control)
-      : pid_(pid), pidfd_(std::move(pidfd)), child_(child), control_(std::move(control)),
-        stop_fd_(::eventfd(0, EFD_CLOEXEC)) {}
+  ProcessVm(pid_t pid, UniqueFd pidfd, bool child, std::string control, std::string log, uint64_t max_log_bytes)
+      : pid_(pid), pidfd_(std::move(pidfd)), child_(child), control_(std::move(control)), log_(std::move(log)),
+        max_log_bytes_(max_log_bytes), stop_fd_(::eventfd(0, EFD_CLOEXEC)) {}
 
   ~ProcessVm() override {
     const uint64_t one = 1;
@@ -86,15 +107,24 @@ class ProcessVm final : public RunningVm {
   void Watch(std::function<void(VmExit)> on_exit) override {
     watcher_ = std::thread([this, on_exit = std::move(on_exit)] {
       pollfd fds[2] = {{pidfd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
-      while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+      while (true) {
+        const int ready = ::poll(fds, 2, kLogCheckMs);
+        if (ready > 0) break;
+        if (ready < 0 && errno != EINTR) break;
+        if (absl::Status s = CapLog(log_, max_log_bytes_); !s.ok()) {
+          DVM_LOG_EVERY_SEC(WARNING, 60.0) << "VM log " << log_ << ": " << s.message();
+        }
       }
       // Only the stop event: dvmd stops watching and the VM runs on. (If the
       // VM ended too, reap it all the same, or it stays a zombie.)
       if (fds[0].revents == 0) return;
       VmExit exit{kShutoffUnknown, "the VM's process ended (started before dvmd's restart: no exit status)"};
-      if (child_) {
-        int status = 0;
-        if (::waitpid(pid_, &status, 0) == pid_) exit = ExitOfStatus(status);
+      int status = 0;
+      const bool reaped = child_ && ::waitpid(pid_, &status, 0) == pid_;
+      if (std::optional<std::string> report = TakeEndReport(control_)) {
+        exit = ExitOfReport(*report);
+      } else if (reaped) {
+        exit = ExitOfStatus(status);
       }
       on_exit(exit);
     });
@@ -113,7 +143,9 @@ class ProcessVm final : public RunningVm {
     absl::StatusOr<std::string> reply = control::Call(control_, "destroy", std::chrono::milliseconds(2000));
     if (!reply.ok() || *reply != "ok" || !WaitExited(pidfd_.get(), grace)) {
       DVM_LOG(WARNING) << "VM process " << pid_ << " did not stop when asked; killing it";
-      ::kill(pid_, SIGKILL);
+      if (PidfdKill(pidfd_.get()) != 0 && errno != ESRCH) {
+        return ErrnoStatus(absl::StrCat("kill VM process ", pid_));
+      }
       if (!WaitExited(pidfd_.get(), std::chrono::seconds(10))) {
         return VirError(ErrorCode::kOperationFailed, absl::StrCat("process ", pid_, " survived SIGKILL for 10 s"));
       }
@@ -140,24 +172,32 @@ class ProcessVm final : public RunningVm {
   UniqueFd pidfd_;
   const bool child_;
   const std::string control_;
+  const std::string log_;
+  const uint64_t max_log_bytes_;
   UniqueFd stop_fd_;
   std::thread watcher_;
 };
 
 }  // namespace
 
+VmExit ExitOfReport(absl::string_view report) {
+  report = absl::StripAsciiWhitespace(report);
+  const absl::string_view reason = report.substr(0, report.find(' '));
+  std::string detail(absl::StripAsciiWhitespace(report.substr(reason.size())));
+  if (detail.empty()) detail = std::string(reason);
+  if (reason == "poweroff" || reason == "exit-port") return {kShutoffShutdown, detail};
+  if (reason == "stopped") return {kShutoffDestroyed, detail};
+  if (reason == "reset" || reason == "triple-fault" || reason == "failed") return {kShutoffCrashed, detail};
+  return {kShutoffUnknown, absl::StrCat("dvm run's end report says '", report.substr(0, 200), "'")};
+}
+
 VmExit ExitOfStatus(int status) {
   if (WIFSIGNALED(status)) {
     return {kShutoffCrashed, absl::StrCat("dvm run was killed by signal ", WTERMSIG(status))};
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  switch (code) {
-    case 0: return {kShutoffShutdown, "the guest powered off"};
-    case 1: return {kShutoffCrashed, "the VM failed (see its log)"};
-    case 2: return {kShutoffFailed, "dvm run could not start the VM (see its log)"};
-    case 130: return {kShutoffDestroyed, "the VM was stopped"};
-    default: return {kShutoffShutdown, absl::StrCat("the guest ended with exit status ", code)};
-  }
+  if (code == 0) return {kShutoffShutdown, "dvm run ended"};
+  return {kShutoffFailed, absl::StrCat("dvm run ended with exit status ", code, " before the VM ran (see its log)")};
 }
 
 absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainDef& def) {
@@ -168,6 +208,7 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
   if (control::QueryStatus(control, std::chrono::milliseconds(500)).ok()) {
     return VirError(ErrorCode::kOperationInvalid, absl::StrCat("a VM named '", name, "' already answers on ", control));
   }
+  ::unlink(EndReportPath(control).c_str());  // an earlier run's
   const std::string config = options_.run_dir + "/" + name + ".toml";
   {
     std::ofstream out(config, std::ios::trunc);
@@ -179,7 +220,8 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
   if (!log) return ErrnoStatus(absl::StrCat("open ", log_path));
   const std::time_t now = std::time(nullptr);
   char when[64];
-  std::strftime(when, sizeof(when), "%F %T", std::localtime(&now));
+  std::tm local{};
+  std::strftime(when, sizeof(when), "%F %T", ::localtime_r(&now, &local));
   const std::string header = absl::StrCat("---- dvmd: starting ", name, " (", UuidToString(def.uuid), ") at ", when, "\n");
   (void)!::write(log.get(), header.data(), header.size());
   const off_t log_start = ::lseek(log.get(), 0, SEEK_END);
@@ -218,7 +260,7 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
   }
   UniqueFd pidfd(PidfdOpen(pid));
   if (!pidfd) {
-    ::kill(pid, SIGKILL);
+    ::kill(pid, SIGKILL);  // our child, not reaped yet: its pid is still its own
     ::waitpid(pid, nullptr, 0);
     return ErrnoStatus("pidfd_open");
   }
@@ -236,7 +278,7 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
     absl::StatusOr<control::VmStatus> vm = control::QueryStatus(control, std::chrono::milliseconds(500));
     if (vm.ok() && vm->pid == pid) break;
     if (Clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
+      PidfdKill(pidfd.get());
       ::waitpid(pid, nullptr, 0);
       return VirError(ErrorCode::kOperationFailed,
                       absl::StrCat("the VM did not come up within ", options_.start_timeout.count() / 1000,
@@ -244,7 +286,8 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Launch(const DomainD
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return std::unique_ptr<RunningVm>(new ProcessVm(pid, std::move(pidfd), /*child=*/true, control));
+  return std::unique_ptr<RunningVm>(
+      new ProcessVm(pid, std::move(pidfd), /*child=*/true, control, log_path, options_.max_log_bytes));
 }
 
 absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Adopt(const DomainDef& def) {
@@ -256,7 +299,8 @@ absl::StatusOr<std::unique_ptr<RunningVm>> ProcessLauncher::Adopt(const DomainDe
   }
   UniqueFd pidfd(PidfdOpen(vm->pid));
   if (!pidfd) return absl::NotFoundError(absl::StrCat("VM process ", vm->pid, " is gone"));
-  return std::unique_ptr<RunningVm>(new ProcessVm(vm->pid, std::move(pidfd), /*child=*/false, control));
+  return std::unique_ptr<RunningVm>(new ProcessVm(vm->pid, std::move(pidfd), /*child=*/false, control,
+                                                  LogPath(def.spec.name), options_.max_log_bytes));
 }
 
 }  // namespace dvm::libvirt

@@ -51,6 +51,7 @@ struct ProcessLauncherOptions {
   std::string run_dir;     // per VM: NAME.toml, NAME.sock
   std::string log_dir;     // per VM: NAME.log (dvm run's output and the console)
   std::chrono::milliseconds start_timeout{60'000};  // until the control socket answers
+  uint64_t max_log_bytes = 16 << 20;  // then NAME.log moves to NAME.log.old (console_log.h)
 };
 
 class ProcessLauncher final : public VmLauncher {
@@ -66,7 +67,13 @@ class ProcessLauncher final : public VmLauncher {
   ProcessLauncherOptions options_;
 };
 
-// The shut-off reason for a `dvm run` that ended with this wait status.
+// The shut-off reason from `dvm run`'s end report (CONTROL.end: "poweroff
+// DETAIL", "exit-port DETAIL", "stopped ...", "reset ...", "triple-fault ...",
+// "failed ..."). Not from the exit status: the guest chooses the status it
+// writes to the exit port.
+VmExit ExitOfReport(absl::string_view report);
+// For a `dvm run` that left no report: it ended before the machine ran, or
+// was killed.
 VmExit ExitOfStatus(int wait_status);
 
 }  // namespace dvm::libvirt

@@ -118,13 +118,4 @@ std::optional<std::string> XdrReader::OptionalString(size_t max_length) {
   return s;
 }
 
-uint32_t XdrReader::Count(uint32_t max_count, size_t min_element_bytes) {
-  const uint32_t count = U32();
-  if (!ok_ || count > max_count || uint64_t{count} * min_element_bytes > remaining()) {
-    ok_ = false;
-    return 0;
-  }
-  return count;
-}
-
 }  // namespace dvm::libvirt

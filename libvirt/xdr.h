@@ -66,10 +66,6 @@ class XdrReader {
   std::vector<uint8_t> Opaque(size_t max_length);
   Uuid FixedUuid();
   std::optional<std::string> OptionalString(size_t max_length);
-  // An array count: fails above `max_count`, or when `count * min_element_bytes`
-  // exceeds the bytes left (so a decoder never reserves for elements that
-  // cannot be there).
-  uint32_t Count(uint32_t max_count, size_t min_element_bytes);
 
   bool ok() const { return ok_; }
   bool AtEnd() const { return pos_ == in_.size(); }

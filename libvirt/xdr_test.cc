@@ -75,22 +75,6 @@ TEST(Xdr, ReaderNeverReadsPastTheBuffer) {
   EXPECT_FALSE(r4.ok());
 }
 
-TEST(Xdr, CountIsBoundedByTheLimitAndTheBytesLeft) {
-  const std::vector<uint8_t> huge = {0xff, 0xff, 0xff, 0xff};
-  XdrReader r(huge);
-  EXPECT_EQ(r.Count(1 << 30, 4), 0u);
-  EXPECT_FALSE(r.ok());
-  const std::vector<uint8_t> two = {0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2};
-  XdrReader ok(two);
-  EXPECT_EQ(ok.Count(10, 4), 2u);
-  XdrReader too_many(two);
-  EXPECT_EQ(too_many.Count(1, 4), 0u);
-  EXPECT_FALSE(too_many.ok());
-  XdrReader too_big(two);
-  too_big.Count(10, 8);  // two 8-byte elements do not fit in 8 bytes
-  EXPECT_FALSE(too_big.ok());
-}
-
 TEST(Xdr, BoolIsZeroOrOne) {
   const std::vector<uint8_t> two = {0, 0, 0, 2};
   XdrReader r(two);

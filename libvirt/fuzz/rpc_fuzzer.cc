@@ -4,14 +4,13 @@
 // runs through the procedure table (argument decoders, registry, XML parser)
 // against a registry whose VMs are fakes. Nothing may crash, hang or trip a
 // sanitizer.
-#include <stdlib.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "libvirt/domain_registry.h"
 #include "libvirt/fake_launcher.h"
+#include "libvirt/memory_domain_store.h"
 #include "libvirt/procedures.h"
 #include "libvirt/rpc_frame.h"
 
@@ -19,31 +18,24 @@ namespace {
 
 using namespace dvm::libvirt;  // NOLINT: fuzz entry point
 
+// A fresh daemon per input, in memory: an input's outcome does not depend on
+// the ones before it (a crash reproduces from its input alone), and nothing
+// is written to disk.
 struct Daemon {
-  Daemon() : store(MakeDir()), registry(&store, &launcher, dvm::spec::HostLimits{64ull << 30}),
+  Daemon() : registry(&store, &launcher, dvm::spec::HostLimits{64ull << 30}),
              procedures(&registry, DaemonInfo{.hostname = "fuzz"}) {
     registry.Load();
   }
-  static std::string MakeDir() {
-    char tmpl[] = "/dev/shm/dvmd-fuzz.XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    return std::string(dir != nullptr ? dir : "/tmp") + "/domains";
-  }
-  DomainStore store;
+  MemoryDomainStore store;
   FakeLauncher launcher;
   DomainRegistry registry;
   Procedures procedures;
 };
 
-Daemon& TheDaemon() {
-  static Daemon* d = new Daemon();
-  return *d;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Daemon& daemon = TheDaemon();
+  Daemon daemon;
   ClientState client;  // one connection per input
   std::span<const uint8_t> in(data, size);
   while (in.size() >= kLengthBytes) {

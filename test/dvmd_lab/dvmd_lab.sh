@@ -1,11 +1,11 @@
 #!/bin/bash
-# dvmd_lab.sh DVMD DVM BUILD_DIR KERNEL (inside the lab; dvmd_lab_host.sh starts
+# dvmd_lab.sh DVMD DVM BUILD_DIR KERNEL BUTTON_KO (inside the lab; dvmd_lab_host.sh starts
 # it): the libvirt path with real VMs. virsh defines a 2-vCPU domain with
 # Debian's kernel and the test initramfs, starts it (dvmd runs `dvm run`),
 # sees it running with 2 vCPUs, waits for the guest's init, shuts it down by
 # the ACPI power button (the guest powers off: shut off, reason shutdown),
 # starts it again, restarts dvmd under it (the new dvmd takes the running VM
-# back) and destroys it (shut off, reason destroyed). Prints timings.
+# back, with its id) and destroys it (shut off, reason destroyed). Prints timings.
 set -u
 dvmd=$1 dvm=$2 build=$3 kernel=$4 button=$5
 [[ -e /dev/kvm ]] || { echo "dvmd_lab: no /dev/kvm: run me through scripts/lab"; exit 1; }
@@ -77,7 +77,7 @@ kill "$dvmd_pid"; wait "$dvmd_pid"
 "$dvmd" --socket "$t/sock" --state-dir "$t/state" --run-dir "$t/run" --log-dir "$t/log" --dvm "$dvm" >>"$t/dvmd.log" 2>&1 &
 dvmd_pid=$!
 wait_for "dvmd restarted" "still running; watching it again" 10 cat "$t/dvmd.log"
-expect "after the restart: running" "lab1 +running$" "$(v list)"
+expect "after the restart: running, same id" "^ 2 +lab1 +running$" "$(v list)"
 expect "virsh destroy" "Domain 'lab1' destroyed" "$(v destroy lab1)"
 expect "shut off (destroyed)" "^shut off \(destroyed\)$" "$(v domstate lab1 --reason)"
 expect "virsh list --all" "^ - +lab1 +shut off$" "$(v list --all)"

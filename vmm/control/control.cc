@@ -18,25 +18,17 @@
 #include "dvm/log.h"
 #include "dvm/status.h"
 #include "dvm/thread_name.h"
+#include "dvm/unix_socket.h"
 
 namespace dvm::control {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A slow or silent client gets this long to send its line.
-constexpr int kClientReadTimeoutMs = 1000;
-
-absl::StatusOr<sockaddr_un> Address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("control socket path '", path, "' must be 1-",
-                                                   sizeof(addr.sun_path) - 1, " bytes"));
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
+// A client connection gets this long in all (reading its lines, taking the
+// replies): the server serves one client at a time, so a stuck client holds
+// up the others at most this long.
+constexpr std::chrono::milliseconds kClientTime{1000};
 
 int RemainingMs(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -60,16 +52,6 @@ bool ReadLine(int fd, Clock::time_point deadline, std::string* line, std::string
     if (n <= 0) return false;
     buffer->append(chunk, static_cast<size_t>(n));
   }
-}
-
-bool WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 }  // namespace
@@ -118,7 +100,7 @@ std::string HandleRequest(absl::string_view request, Handler& handler) {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& path, Handler* handler) {
-  ASSIGN_OR_RETURN(sockaddr_un addr, Address(path));
+  ASSIGN_OR_RETURN(sockaddr_un addr, UnixAddress(path));
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
@@ -166,44 +148,68 @@ void Server::Loop() {
     }
     if (fds[1].revents != 0) return;
     UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (client) Serve(client.get());
+    if (!client) continue;
+    // A reply that cannot be sent in time is dropped with the client.
+    timeval send_timeout{0, static_cast<suseconds_t>(kClientTime.count() * 1000)};
+    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+    Serve(client.get());
   }
 }
 
 void Server::Serve(int fd) {
   std::string buffer;
   std::string line;
-  // One client at a time, each with a bounded time per line, so a silent
-  // client holds the socket at most a second.
-  while (ReadLine(fd, Clock::now() + std::chrono::milliseconds(kClientReadTimeoutMs), &line, &buffer)) {
-    if (!WriteAll(fd, HandleRequest(line, *handler_) + "\n")) return;
+  const Clock::time_point deadline = Clock::now() + kClientTime;
+  while (ReadLine(fd, deadline, &line, &buffer)) {
+    if (!WriteAll(fd, HandleRequest(line, *handler_) + "\n", deadline).ok()) return;
   }
 }
 
-absl::StatusOr<std::string> Call(const std::string& path, absl::string_view request,
-                                 std::chrono::milliseconds timeout) {
-  const Clock::time_point deadline = Clock::now() + timeout;
-  ASSIGN_OR_RETURN(sockaddr_un addr, Address(path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus("socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::UnavailableError(absl::StrCat("no VM answers on ", path, ": ", std::strerror(errno)));
-  }
-  if (!WriteAll(fd.get(), absl::StrCat(request, "\n"))) {
-    return absl::UnavailableError(absl::StrCat("cannot send to ", path, ": ", std::strerror(errno)));
+namespace {
+
+// One request on an open connection.
+absl::StatusOr<std::string> Exchange(int fd, const std::string& path, absl::string_view request,
+                                     Clock::time_point deadline) {
+  if (absl::Status s = WriteAll(fd, absl::StrCat(request, "\n"), deadline); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot send to ", path, ": ", s.message()));
   }
   std::string buffer;
   std::string line;
-  if (!ReadLine(fd.get(), deadline, &line, &buffer)) {
+  if (!ReadLine(fd, deadline, &line, &buffer)) {
     return RemainingMs(deadline) == 0 ? absl::DeadlineExceededError(absl::StrCat("no reply from ", path))
                                       : absl::UnavailableError(absl::StrCat(path, " closed without a reply"));
   }
   return line;
 }
 
+absl::StatusOr<UniqueFd> Connect(const std::string& path, Clock::time_point deadline) {
+  absl::StatusOr<UniqueFd> fd = ConnectUnix(path, deadline);
+  if (absl::IsUnavailable(fd.status())) {
+    return absl::UnavailableError(absl::StrCat("no VM answers on ", path, ": ", fd.status().message()));
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Call(const std::string& path, absl::string_view request,
+                                 std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  ASSIGN_OR_RETURN(UniqueFd fd, Connect(path, deadline));
+  return Exchange(fd.get(), path, request, deadline);
+}
+
 absl::StatusOr<VmStatus> QueryStatus(const std::string& path, std::chrono::milliseconds timeout) {
-  ASSIGN_OR_RETURN(std::string reply, Call(path, "status", timeout));
-  return ParseStatusReply(reply);
+  const Clock::time_point deadline = Clock::now() + timeout;
+  ASSIGN_OR_RETURN(UniqueFd fd, Connect(path, deadline));
+  ASSIGN_OR_RETURN(std::string reply, Exchange(fd.get(), path, "status", deadline));
+  ASSIGN_OR_RETURN(VmStatus status, ParseStatusReply(reply));
+  // The kernel says who serves the socket; the reply only claims it.
+  if (const pid_t peer = PeerPid(fd.get()); peer != status.pid) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is served by process ", peer, ", but its status reply says pid ", status.pid));
+  }
+  return status;
 }
 
 }  // namespace dvm::control

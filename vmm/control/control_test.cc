@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,7 +19,7 @@ using ::testing::HasSubstr;
 
 class FakeHandler : public Handler {
  public:
-  VmStatus Status() override { return {"running", "vm1", 2, 1, 4242}; }
+  VmStatus Status() override { return {"running", "vm1", 2, 1, pid}; }
   absl::Status Shutdown() override {
     ++shutdowns;
     return absl::OkStatus();
@@ -30,11 +31,13 @@ class FakeHandler : public Handler {
   std::atomic<int> shutdowns{0};
   std::atomic<int> destroys{0};
   bool fail_destroy = false;
+  pid_t pid = 4242;
 };
 
 class ControlTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    handler_.pid = getpid();
     char tmpl[] = "/tmp/dvm-control-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
     path_ = dir_ + "/vm.sock";
@@ -72,11 +75,12 @@ TEST(ControlProtocol, StatusRoundTrips) {
 }
 
 TEST_F(ControlTest, ServesCallsOverTheSocket) {
+  handler_.pid = getpid();
   auto server = Server::Start(path_, &handler_);
   ASSERT_TRUE(server.ok()) << server.status();
   auto status = QueryStatus(path_);
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->pid, 4242);
+  EXPECT_EQ(status->pid, getpid());
   auto reply = Call(path_, "shutdown");
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(*reply, "ok");
@@ -118,6 +122,43 @@ TEST_F(ControlTest, RejectsBadPathsAndSurvivesBadClients) {
     ::close(fd);  // connects and leaves
   }
   EXPECT_TRUE(QueryStatus(path_).ok()) << "still serving after bad clients";
+}
+
+TEST_F(ControlTest, AStatusReplyMustComeFromTheProcessItNames) {
+  handler_.pid = 1;  // claims to be init
+  auto server = Server::Start(path_, &handler_);
+  ASSERT_TRUE(server.ok());
+  auto status = QueryStatus(path_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(status.status())) << status.status();
+  EXPECT_THAT(status.status().message(), HasSubstr("is served by process"));
+}
+
+TEST_F(ControlTest, AClientThatDribblesHoldsTheSocketAtMostASecond) {
+  auto server = Server::Start(path_, &handler_);
+  ASSERT_TRUE(server.ok());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path_.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  // One byte every 300 ms, never a newline: each read restarted the time
+  // limit before, so this client held the server for good.
+  std::atomic<bool> stop{false};
+  std::thread dribbler([&] {
+    while (!stop) {
+      (void)!::send(fd, "s", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  auto status = QueryStatus(path_, std::chrono::seconds(5));
+  const auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  dribbler.join();
+  ::close(fd);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
 }
 
 }  // namespace

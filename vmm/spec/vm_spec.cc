@@ -40,8 +40,11 @@ std::string CheckReadableFile(const std::string& path) {
   return "";
 }
 
+// The name becomes file names (NAME.toml, NAME.sock, dvmd's NAME.xml): a
+// leading '.' would make a hidden file, "." or "..", or one of dvmd's
+// temporary files (.tmp-*), which its store skips or removes.
 bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > 64 || name[0] == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '-' || c == '_' || c == '.';
@@ -64,7 +67,7 @@ bool IsValidMac(const std::string& mac) {
 
 void ValidateVm(const VmSpec& spec, const HostLimits& host, Problems& p) {
   if (!IsValidName(spec.name)) {
-    p.Add("vm.name", "must be 1-64 characters of letters, digits, '-', '_' or '.'");
+    p.Add("vm.name", "must be 1-64 characters of letters, digits, '-', '_' or '.', not starting with '.'");
   }
   if (spec.memory_bytes < kMinMemory) {
     p.Add("vm.memory", absl::StrCat("must be at least ", FormatSize(kMinMemory), ", got ",

@@ -11,6 +11,7 @@ namespace dvm::spec {
 namespace {
 
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 MATCHER_P2(HasError, field, text, "") {
   for (const SpecError& e : arg) {
@@ -49,6 +50,19 @@ class VmSpecTest : public ::testing::Test {
 };
 
 TEST_F(VmSpecTest, ValidSpecPasses) { EXPECT_THAT(Check(), IsEmpty()); }
+
+TEST_F(VmSpecTest, NamesAreSafeFileNames) {
+  for (const std::string& ok : std::vector<std::string>{"a", "vm-1.test_2", "a..b", std::string(64, 'x')}) {
+    spec_.name = ok;
+    EXPECT_THAT(Check(), IsEmpty()) << ok;
+  }
+  // A leading '.' would be a hidden file, "."/"..", or one of dvmd's temporary
+  // files, which its store skips or deletes at start-up.
+  for (const std::string& bad : std::vector<std::string>{"", ".", "..", ".x", ".tmp-foo", "a/b", "a b", std::string(65, 'x')}) {
+    spec_.name = bad;
+    EXPECT_THAT(Check(), Not(IsEmpty())) << bad;
+  }
+}
 
 TEST_F(VmSpecTest, FindsNodeOfVcpu) {
   EXPECT_EQ(spec_.NodeOfVcpu(VcpuId(1)), NodeId(1));

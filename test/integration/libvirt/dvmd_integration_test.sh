@@ -117,14 +117,25 @@ check "virt-install --print-xml" "<kernel>$t/vmlinuz</kernel>" -- cat "$t/vi1.xm
 check "virsh define of virt-install's XML" "Domain 'vi1' defined" -- v define "$t/vi1.xml"
 check "virt-install's domain: 3 vCPUs" "^CPU\(s\): +3$" -- v dominfo vi1
 
+echo "== files"
+check "modes: sockets 0600 and 0666, state folder 0700, domain file 0600" "^600 666 700 600$" -- \
+  bash -c "echo \$(stat -c %a '$t/sock' '$t/sock-ro' '$t/state' '$t/state/vm1.xml')"
+check "a second dvmd on the same state folder stops" "another dvmd uses $t/state" -- \
+  timeout 10 "$dvmd" --socket "$t/sock2" --state-dir "$t/state" --run-dir "$t/run2" --log-dir "$t/log" --dvm "$dvm"
+check "... before it binds its socket" "^absent$" -- bash -c "[[ -e $t/sock2 ]] && echo present || echo absent"
+
 echo "== restart"
 stop_dvmd
 check "state files" "vi1.xml.*vm1.xml|vm1.xml.*vi1.xml" -- bash -c "ls $t/state | tr '\n' ' '"
+rm -f "$t/run/autostarted"  # as after a host reboot: /run is a tmpfs
 start_dvmd
 check "after a restart: both domains" "vi1 +shut off.*vm1 +shut off" -- bash -c "virsh -c '$uri' list --all | tr '\n' ' '"
 check "after a restart: autostart kept" "^Autostart: +enable$" -- v dominfo vm1
 check "after a restart: autostart tried, reason logged, dvmd serving" "autostart of .*bzImage" -- cat "$t/dvmd.log"
 check "after a restart: same uuid" "^$uuid$" -- v domuuid vm1
+stop_dvmd
+start_dvmd
+check "a restart without a reboot: autostart not tried again" "^1$" -- grep -c "autostart of" "$t/dvmd.log"
 check "undefine both" "vi1.*undefined" -- v undefine vi1
 v undefine vm1 >/dev/null
 check "the state folder is empty" "^$" -- ls "$t/state"
