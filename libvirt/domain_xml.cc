@@ -459,18 +459,16 @@ class DomainReader {
 
   absl::Status ReadHome(xmlNode* e) {
     spec::DsmSpec& dsm = def_.spec.dsm;
-    const std::string policy = Attr(e, "policy").value_or("interleave");
+    const std::string policy = Attr(e, "policy").value_or("numa");
     if (auto granule = Attr(e, "interleave")) {
       auto bytes = spec::ParseSize(*granule);
       if (!bytes) return XmlError(absl::StrCat("<dvm:home interleave='", *granule, "'> is not a size"));
       dsm.interleave_bytes = *bytes;
     }
-    if (policy == "interleave") {
-      dsm.home = spec::HomePolicy::kInterleave;
-    } else if (policy == "range") {
-      dsm.home = spec::HomePolicy::kRange;
+    if (std::optional<spec::HomePolicy> home = spec::ParseHomePolicy(policy)) {
+      dsm.home = *home;
     } else {
-      return XmlError(absl::StrCat("<dvm:home policy='", policy, "'>: use interleave or range"));
+      return XmlError(absl::StrCat("<dvm:home policy='", policy, "'>: use numa, interleave or range"));
     }
     for (xmlNode* r : Elements(e)) {
       if (!InNamespace(r, kDvmNamespace) || Name(r) != "range") {

@@ -68,8 +68,9 @@ std::string FormatDomainXml(const DomainDef& def) {
                   s.dsm.transport == spec::TransportKind::kDpdk ? "dpdk" : "tcp", "'");
   if (!s.cluster_key_file.empty()) absl::StrAppend(&x, " key_file='", EscAttr(s.cluster_key_file), "'");
   x += ">\n";
-  if (s.dsm.home == spec::HomePolicy::kInterleave) {
-    absl::StrAppend(&x, "      <dvm:home policy='interleave' interleave='", s.dsm.interleave_bytes, "'/>\n");
+  if (s.dsm.home != spec::HomePolicy::kRange) {
+    absl::StrAppend(&x, "      <dvm:home policy='", spec::HomePolicyName(s.dsm.home), "' interleave='",
+                    s.dsm.interleave_bytes, "'/>\n");
   } else {
     absl::StrAppend(&x, "      <dvm:home policy='range' interleave='", s.dsm.interleave_bytes, "'>\n");
     for (const spec::HomeRange& r : s.dsm.ranges) {

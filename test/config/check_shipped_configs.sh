@@ -19,4 +19,5 @@ grep -q "node 1  127.0.0.1:7101         vCPUs 2-3" <<<"$out"
 grep -q "node 1 is home for 512 MiB (131072 pages)" <<<"$out"
 out=$("$dvm" check-config "$tmp/configs/four-node.toml")
 grep -q "node 3 is home for 256 MiB" <<<"$out"
+grep -q "Page homes: one slice of guest RAM per node" <<<"$out"
 echo "shipped configs OK"

@@ -151,6 +151,51 @@ size_t BuildMadt(Blob& b, uint32_t vcpu_count) {
   return at;
 }
 
+// System Resource Affinity Table: which proximity domain (NUMA node) each
+// processor and each RAM range belongs to.
+size_t BuildSrat(Blob& b, const std::vector<AcpiNumaNode>& numa) {
+  const size_t at = b.BeginTable("SRAT", 3);
+  b.Append<uint32_t>(1);  // reserved, 1 for compatibility
+  b.Append<uint64_t>(0);  // reserved
+  for (size_t domain = 0; domain < numa.size(); ++domain) {
+    for (uint8_t apic_id : numa[domain].apic_ids) {
+      const size_t e = b.Reserve(16);  // Processor Local APIC Affinity
+      b.Put<uint8_t>(e, 0);
+      b.Put<uint8_t>(e + 1, 16);
+      b.Put<uint8_t>(e + 2, static_cast<uint8_t>(domain));  // proximity domain [7:0]
+      b.Put<uint8_t>(e + 3, apic_id);
+      b.Put<uint32_t>(e + 4, 1);  // enabled
+      b.Put<uint8_t>(e + 9, static_cast<uint8_t>(domain >> 8));  // proximity domain [31:8]
+      b.Put<uint8_t>(e + 10, static_cast<uint8_t>(domain >> 16));
+      b.Put<uint8_t>(e + 11, static_cast<uint8_t>(domain >> 24));
+    }
+  }
+  for (size_t domain = 0; domain < numa.size(); ++domain) {
+    for (const GpaRange& r : numa[domain].memory) {
+      const size_t e = b.Reserve(40);  // Memory Affinity
+      b.Put<uint8_t>(e, 1);
+      b.Put<uint8_t>(e + 1, 40);
+      b.Put<uint32_t>(e + 2, static_cast<uint32_t>(domain));
+      b.Put<uint64_t>(e + 8, r.start.value());
+      b.Put<uint64_t>(e + 16, r.size);
+      b.Put<uint32_t>(e + 28, 1);  // enabled
+    }
+  }
+  b.EndTable(at);
+  return at;
+}
+
+// System Locality Information Table: the distance between every two nodes.
+size_t BuildSlit(Blob& b, size_t nodes, uint8_t remote_distance) {
+  const size_t at = b.BeginTable("SLIT", 1);
+  b.Append<uint64_t>(nodes);
+  for (size_t from = 0; from < nodes; ++from) {
+    for (size_t to = 0; to < nodes; ++to) b.Append<uint8_t>(from == to ? 10 : remote_distance);
+  }
+  b.EndTable(at);
+  return at;
+}
+
 }  // namespace
 
 uint8_t AcpiChecksum(std::span<const uint8_t> bytes) {
@@ -159,10 +204,16 @@ uint8_t AcpiChecksum(std::span<const uint8_t> bytes) {
   return sum;
 }
 
-absl::StatusOr<AcpiBlob> BuildAcpiTables(uint32_t vcpu_count, Gpa base) {
+absl::StatusOr<AcpiBlob> BuildAcpiTables(const AcpiMachine& machine, Gpa base) {
+  const uint32_t vcpu_count = machine.vcpu_count;
   if (vcpu_count == 0 || vcpu_count > 254) {
     return absl::InvalidArgumentError(absl::StrFormat("cannot describe %d vCPUs", vcpu_count));
   }
+  if (machine.numa.size() > 64 || machine.remote_distance <= 10 || machine.remote_distance == 255) {
+    return absl::InvalidArgumentError(absl::StrFormat("cannot describe %d NUMA nodes %d apart",
+                                                      machine.numa.size(), machine.remote_distance));
+  }
+  const bool numa = machine.numa.size() > 1;
   if (base.value() % 16 != 0 || base.value() + layout::kAcpiTablesMax > (uint64_t{1} << 32)) {
     return absl::InvalidArgumentError("ACPI tables need a 16-byte aligned base below 4 GiB");
   }
@@ -171,15 +222,17 @@ absl::StatusOr<AcpiBlob> BuildAcpiTables(uint32_t vcpu_count, Gpa base) {
   const size_t facs = BuildFacs(b);
   const size_t dsdt = BuildDsdt(b);
   const size_t fadt = BuildFadt(b, facs, dsdt);
-  const size_t madt = BuildMadt(b, vcpu_count);
+  std::vector<size_t> tables = {fadt, BuildMadt(b, vcpu_count)};
+  if (numa) {
+    tables.push_back(BuildSrat(b, machine.numa));
+    tables.push_back(BuildSlit(b, machine.numa.size(), machine.remote_distance));
+  }
 
   const size_t xsdt = b.BeginTable("XSDT", 1);
-  b.Append<uint64_t>(b.Addr(fadt));
-  b.Append<uint64_t>(b.Addr(madt));
+  for (size_t t : tables) b.Append<uint64_t>(b.Addr(t));
   b.EndTable(xsdt);
   const size_t rsdt = b.BeginTable("RSDT", 1);
-  b.Append<uint32_t>(static_cast<uint32_t>(b.Addr(fadt)));
-  b.Append<uint32_t>(static_cast<uint32_t>(b.Addr(madt)));
+  for (size_t t : tables) b.Append<uint32_t>(static_cast<uint32_t>(b.Addr(t)));
   b.EndTable(rsdt);
 
   std::memcpy(&b.bytes()[rsdp], "RSD PTR ", 8);
@@ -198,8 +251,8 @@ absl::StatusOr<AcpiBlob> BuildAcpiTables(uint32_t vcpu_count, Gpa base) {
   return AcpiBlob{std::move(bytes), Gpa(base.value() + rsdp)};
 }
 
-absl::Status WriteAcpiTables(std::span<uint8_t> low_ram, uint32_t vcpu_count) {
-  auto blob = BuildAcpiTables(vcpu_count, layout::kAcpiTables);
+absl::Status WriteAcpiTables(std::span<uint8_t> low_ram, const AcpiMachine& machine) {
+  auto blob = BuildAcpiTables(machine, layout::kAcpiTables);
   if (!blob.ok()) return blob.status();
   if (low_ram.size() < layout::kAcpiTables.value() + blob->bytes.size()) {
     return absl::InvalidArgumentError("guest RAM too small for the ACPI tables");

@@ -12,8 +12,8 @@ namespace {
 
 class AcpiTest : public ::testing::Test {
  protected:
-  void Build(uint32_t vcpus) {
-    auto blob = BuildAcpiTables(vcpus, layout::kAcpiTables);
+  void Build(uint32_t vcpus, std::vector<AcpiNumaNode> numa = {}) {
+    auto blob = BuildAcpiTables({.vcpu_count = vcpus, .numa = std::move(numa)}, layout::kAcpiTables);
     ASSERT_TRUE(blob.ok()) << blob.status();
     blob_ = std::move(*blob);
   }
@@ -100,15 +100,71 @@ TEST_F(AcpiTest, MadtListsEveryVcpuAndTheIoapic) {
   EXPECT_EQ(overrides, 2);
 }
 
+TEST_F(AcpiTest, OneNodeHasNoSratOrSlit) {
+  Build(2, {{.apic_ids = {0, 1}, .memory = {{Gpa(0), 64 * kMiB}}}});
+  auto xsdt = Table(Load<uint64_t>(At(blob_.rsdp.value()), 24), "XSDT");
+  EXPECT_EQ(xsdt.size(), 36u + 16u);  // FADT and MADT only
+}
+
+TEST_F(AcpiTest, SratAndSlitDescribeTheNodes) {
+  // Node 1's RAM straddles the 32-bit hole: two ranges.
+  Build(4, {{.apic_ids = {0, 1}, .memory = {{Gpa(0), 2048 * kMiB}}},
+            {.apic_ids = {2, 3}, .memory = {{Gpa(2048 * kMiB), 1024 * kMiB}, {Gpa(4096 * kMiB), 1024 * kMiB}}}});
+  auto rsdp = At(blob_.rsdp.value());
+  auto xsdt = Table(Load<uint64_t>(rsdp, 24), "XSDT");
+  ASSERT_EQ(xsdt.size(), 36u + 4 * 8u);
+  auto rsdt = Table(Load<uint32_t>(rsdp, 16), "RSDT");
+  ASSERT_EQ(rsdt.size(), 36u + 4 * 4u);
+  auto srat = Table(Load<uint64_t>(xsdt, 36 + 16), "SRAT");
+  EXPECT_EQ(Load<uint32_t>(rsdt, 36 + 8), Load<uint64_t>(xsdt, 36 + 16));
+  std::vector<std::pair<int, int>> cpus;            // (apic id, domain)
+  std::vector<std::pair<uint64_t, int>> memory;     // (base, domain)
+  uint64_t bytes = 0;
+  for (size_t off = 48; off < srat.size(); off += srat[off + 1]) {
+    ASSERT_GT(srat[off + 1], 0);
+    if (srat[off] == 0) {
+      ASSERT_EQ(srat[off + 1], 16);
+      EXPECT_EQ(Load<uint32_t>(srat, off + 4) & 1, 1u);  // enabled
+      cpus.emplace_back(srat[off + 3], srat[off + 2]);
+    } else if (srat[off] == 1) {
+      ASSERT_EQ(srat[off + 1], 40);
+      EXPECT_EQ(Load<uint32_t>(srat, off + 28) & 1, 1u);
+      memory.emplace_back(Load<uint64_t>(srat, off + 8), static_cast<int>(Load<uint32_t>(srat, off + 2)));
+      bytes += Load<uint64_t>(srat, off + 16);
+    }
+  }
+  EXPECT_EQ(cpus, (std::vector<std::pair<int, int>>{{0, 0}, {1, 0}, {2, 1}, {3, 1}}));
+  EXPECT_EQ(memory, (std::vector<std::pair<uint64_t, int>>{{0, 0}, {2048 * kMiB, 1}, {4096 * kMiB, 1}}));
+  EXPECT_EQ(bytes, 4096 * kMiB);
+  auto slit = Table(Load<uint64_t>(xsdt, 36 + 24), "SLIT");
+  ASSERT_EQ(Load<uint64_t>(slit, 36), 2u);
+  ASSERT_EQ(slit.size(), 44u + 4u);
+  EXPECT_EQ(slit[44], 10);
+  EXPECT_EQ(slit[45], 100);
+  EXPECT_EQ(slit[46], 100);
+  EXPECT_EQ(slit[47], 10);
+}
+
+TEST_F(AcpiTest, SixtyFourNodesOf254VcpusFit) {
+  std::vector<AcpiNumaNode> numa(64);
+  for (uint32_t i = 0; i < 254; ++i) numa[i % 64].apic_ids.push_back(static_cast<uint8_t>(i));
+  for (uint64_t n = 0; n < 64; ++n) {
+    numa[n].memory = {{Gpa(n * 2 * kGiB), kGiB}, {Gpa(n * 2 * kGiB + kGiB), kGiB}};
+  }
+  Build(254, std::move(numa));
+  EXPECT_LE(blob_.bytes.size(), layout::kAcpiTablesMax);
+}
+
 TEST_F(AcpiTest, RejectsBadArguments) {
-  EXPECT_FALSE(BuildAcpiTables(0, layout::kAcpiTables).ok());
-  EXPECT_FALSE(BuildAcpiTables(255, layout::kAcpiTables).ok());
-  EXPECT_FALSE(BuildAcpiTables(1, Gpa(0xE0008)).ok());
-  EXPECT_TRUE(BuildAcpiTables(254, layout::kAcpiTables).ok());
+  EXPECT_FALSE(BuildAcpiTables({.vcpu_count = 0}, layout::kAcpiTables).ok());
+  EXPECT_FALSE(BuildAcpiTables({.vcpu_count = 255}, layout::kAcpiTables).ok());
+  EXPECT_FALSE(BuildAcpiTables({.vcpu_count = 1}, Gpa(0xE0008)).ok());
+  EXPECT_FALSE(BuildAcpiTables({.vcpu_count = 2, .numa = {{}, {}}, .remote_distance = 10}, layout::kAcpiTables).ok());
+  EXPECT_TRUE(BuildAcpiTables({.vcpu_count = 254}, layout::kAcpiTables).ok());
   std::vector<uint8_t> tiny(0xE0000);
-  EXPECT_FALSE(WriteAcpiTables(tiny, 1).ok());
+  EXPECT_FALSE(WriteAcpiTables(tiny, {.vcpu_count = 1}).ok());
   std::vector<uint8_t> ram(2 * kMiB);
-  EXPECT_TRUE(WriteAcpiTables(ram, 2).ok());
+  EXPECT_TRUE(WriteAcpiTables(ram, {.vcpu_count = 2}).ok());
 }
 
 }  // namespace

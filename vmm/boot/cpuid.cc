@@ -15,14 +15,17 @@ uint32_t IdBits(uint32_t count) { return count <= 1 ? 0 : std::bit_width(count -
 }  // namespace
 
 absl::StatusOr<std::vector<CpuidEntry>> AdjustCpuid(const std::vector<CpuidEntry>& supported,
-                                                    uint32_t vcpu_index, uint32_t vcpu_count) {
+                                                    uint32_t vcpu_index, uint32_t vcpu_count,
+                                                    CpuPackages packages) {
   if (vcpu_count == 0 || vcpu_count > 254 || vcpu_index >= vcpu_count) {
     return absl::InvalidArgumentError(
         absl::StrFormat("vCPU %d of %d does not fit xAPIC ids", vcpu_index, vcpu_count));
   }
   bool has_leaf0 = false, has_leaf1 = false;
   const uint32_t apic_id = vcpu_index;
-  const uint32_t core_bits = IdBits(vcpu_count);
+  // Logical processors per package, and the APIC id bits that number them.
+  const uint32_t per_package = packages == CpuPackages::kOne ? vcpu_count : 1;
+  const uint32_t core_bits = IdBits(per_package);
   std::vector<CpuidEntry> out;
   out.reserve(supported.size());
   for (CpuidEntry e : supported) {
@@ -33,11 +36,11 @@ absl::StatusOr<std::vector<CpuidEntry>> AdjustCpuid(const std::vector<CpuidEntry
       case 1:
         has_leaf1 = true;
         // EBX: APIC id [31:24], logical processors per package [23:16], CLFLUSH line in 8 bytes.
-        e.ebx = (apic_id << 24) | ((vcpu_count & 0xFF) << 16) | (8u << 8) | (e.ebx & 0xFF);
+        e.ebx = (apic_id << 24) | ((per_package & 0xFF) << 16) | (8u << 8) | (e.ebx & 0xFF);
         e.ecx &= ~(cpuid_bits::kEcxX2Apic | cpuid_bits::kEcxTscDeadline);
         e.ecx |= cpuid_bits::kEcxHypervisor;
         e.edx |= cpuid_bits::kEdxApic;
-        if (vcpu_count > 1) e.edx |= cpuid_bits::kEdxHtt;
+        if (per_package > 1) e.edx |= cpuid_bits::kEdxHtt;
         else e.edx &= ~cpuid_bits::kEdxHtt;
         break;
       case 4:
@@ -59,7 +62,7 @@ absl::StatusOr<std::vector<CpuidEntry>> AdjustCpuid(const std::vector<CpuidEntry
           e.ecx = (1u << 8) | e.index;
         } else if (e.index == 1) {
           e.eax = core_bits;
-          e.ebx = vcpu_count;
+          e.ebx = per_package;
           e.ecx = (2u << 8) | e.index;
         } else {
           e.eax = e.ebx = 0;
@@ -73,7 +76,15 @@ absl::StatusOr<std::vector<CpuidEntry>> AdjustCpuid(const std::vector<CpuidEntry
         break;
       case 0x80000008:
         // AMD: cores per package - 1 in [7:0], APIC id bits for the core in [15:12].
-        e.ecx = (e.ecx & ~0xF0FFu) | (core_bits << 12) | ((vcpu_count - 1) & 0xFF);
+        e.ecx = (e.ecx & ~0xF0FFu) | (core_bits << 12) | ((per_package - 1) & 0xFF);
+        break;
+      case 0x8000001D:
+        // AMD cache topology: logical processors sharing the cache - 1 in [25:14].
+        if ((e.eax & 0x1F) != 0) {
+          const uint32_t level = (e.eax >> 5) & 7;
+          const uint32_t sharing = level >= 3 ? (1u << core_bits) - 1 : 0;
+          e.eax = (e.eax & ~(0xFFFu << 14)) | (sharing << 14);
+        }
         break;
       case 0x8000001E:
         // AMD: extended APIC id, core id, node id; one thread per core.

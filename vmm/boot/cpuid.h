@@ -42,13 +42,23 @@ inline constexpr uint32_t kKvmAllowed = kKvmClockSource | kKvmNopIoDelay | kKvmC
 inline constexpr uint32_t kKvmCpuidSignature = 0x40000000;
 inline constexpr uint32_t kKvmCpuidFeatures = 0x40000001;
 
-// The CPUID table for vCPU `vcpu_index` of `vcpu_count` (APIC id = index;
-// topology: one socket, vcpu_count cores, one thread per core). Sets the
-// hypervisor bit, the APIC id in every leaf that reports one, removes x2APIC
-// and TSC-deadline (we emulate neither) and filters the KVM feature leaf.
-// Fails if `supported` lacks leaf 0 or 1, or the ids don't fit xAPIC.
+// How the vCPUs are grouped into sockets (packages); one thread per core.
+enum class CpuPackages {
+  kOne,      // one socket of vcpu_count cores sharing the last-level cache
+  kPerVcpu,  // a socket per vCPU: no two vCPUs share a core or a cache. A VM
+             // spread over nodes uses this, so that no cache or core sibling
+             // crosses the NUMA nodes the ACPI tables describe (Linux warns
+             // and ignores such siblings), whatever the placement.
+};
+
+// The CPUID table for vCPU `vcpu_index` of `vcpu_count` (APIC id = index).
+// Sets the hypervisor bit, the APIC id and topology in every leaf that
+// reports them, removes x2APIC and TSC-deadline (we emulate neither) and
+// filters the KVM feature leaf. Fails if `supported` lacks leaf 0 or 1, or
+// the ids don't fit xAPIC.
 absl::StatusOr<std::vector<CpuidEntry>> AdjustCpuid(const std::vector<CpuidEntry>& supported,
-                                                    uint32_t vcpu_index, uint32_t vcpu_count);
+                                                    uint32_t vcpu_index, uint32_t vcpu_count,
+                                                    CpuPackages packages = CpuPackages::kOne);
 
 struct MsrEntry {
   uint32_t index = 0;

@@ -18,6 +18,8 @@ std::vector<CpuidEntry> Supported() {
       {kKvmCpuidSignature, 0, 0, kKvmCpuidFeatures, 0x4B4D564B, 0x564B4D56, 0x4D},
       {kKvmCpuidFeatures, 0, 0, 0x01FFFFFF, 0, 0, 1},
       {0x80000008, 0, 0, 0x3030, 0, 0x7003, 0},
+      {0x8000001D, 0, kCpuidFlagSignificantIndex, 0x121, 0, 0, 0},  // L1d
+      {0x8000001D, 3, kCpuidFlagSignificantIndex, 0x163, 0, 0, 0},  // L3
   };
 }
 
@@ -44,6 +46,23 @@ TEST(CpuidTest, SetsApicIdTopologyAndHypervisorBit) {
   EXPECT_EQ(Find(*out, 0xB, 1).ebx, 6u);
   EXPECT_EQ(Find(*out, 0x80000008).ecx & 0xFF, 5u);
   EXPECT_EQ((Find(*out, 0x80000008).ecx >> 12) & 0xF, 3u);
+}
+
+TEST(CpuidTest, APackagePerVcpuHasNoSiblings) {
+  auto out = AdjustCpuid(Supported(), 5, 6, CpuPackages::kPerVcpu);
+  ASSERT_TRUE(out.ok()) << out.status();
+  const auto& leaf1 = Find(*out, 1);
+  EXPECT_EQ(leaf1.ebx >> 24, 5u);
+  EXPECT_EQ((leaf1.ebx >> 16) & 0xFF, 1u);
+  EXPECT_FALSE(leaf1.edx & cpuid_bits::kEdxHtt);
+  EXPECT_EQ(Find(*out, 0xB, 1).eax, 0u);  // no core id bits: the APIC id is the package
+  EXPECT_EQ(Find(*out, 0xB, 1).ebx, 1u);
+  EXPECT_EQ(Find(*out, 0x80000008).ecx & 0xF0FF, 0u);
+  EXPECT_EQ((Find(*out, 0x8000001D, 3).eax >> 14) & 0xFFF, 0u);  // L3 not shared
+  auto one = AdjustCpuid(Supported(), 5, 6);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ((Find(*one, 0x8000001D, 3).eax >> 14) & 0xFFF, 7u);  // shared by the 8 ids of the package
+  EXPECT_EQ((Find(*one, 0x8000001D, 0).eax >> 14) & 0xFFF, 0u);
 }
 
 TEST(CpuidTest, KeepsKvmClockDropsIrqchipFeatures) {

@@ -17,9 +17,9 @@ std::optional<uint64_t> RamOffsetOf(Gpa gpa, uint64_t ram_bytes) {
 absl::StatusOr<dsm::HomeMap> HomeMapFor(const spec::VmSpec& spec) {
   const auto nodes = static_cast<uint32_t>(spec.nodes.size());
   std::vector<dsm::HomeRange> ranges;
-  if (spec.dsm.home == spec::HomePolicy::kRange) {
-    for (const spec::HomeRange& r : spec.dsm.ranges) ranges.push_back({r.start, r.size, r.node});
-  }
+  const std::vector<spec::HomeRange>& spec_ranges =
+      spec.dsm.home == spec::HomePolicy::kNuma ? spec::NumaSlices(spec) : spec.dsm.ranges;
+  for (const spec::HomeRange& r : spec_ranges) ranges.push_back({r.start, r.size, r.node});
   return dsm::HomeMap::Create(nodes, spec.dsm.interleave_bytes, std::move(ranges));
 }
 

@@ -29,7 +29,9 @@ TEST(DsmHomesTest, RamOffsetsSkipTheHole) {
 }
 
 TEST(DsmHomesTest, InterleaveAlternatesPages) {
-  auto homes = HomeMapFor(TwoNodes(kGiB));
+  spec::VmSpec s = TwoNodes(kGiB);
+  s.dsm.home = spec::HomePolicy::kInterleave;
+  auto homes = HomeMapFor(s);
   ASSERT_TRUE(homes.ok()) << homes.status();
   EXPECT_EQ(homes->HomeOf(Gfn(0)), NodeId(0));
   EXPECT_EQ(homes->HomeOf(Gfn(1)), NodeId(1));
@@ -49,6 +51,15 @@ TEST(DsmHomesTest, RangesAreRamOffsets) {
   EXPECT_EQ(homes->HomeOf(page(2 * kGiB)), NodeId(1));
   EXPECT_EQ(homes->HomeOf(page(*RamOffsetOf(Gpa(4 * kGiB), 5 * kGiB))), NodeId(1));
   EXPECT_EQ(homes->HomeOf(page(5 * kGiB - kPageSize)), NodeId(1));
+}
+
+TEST(DsmHomesTest, NumaGivesEachNodeOneSlice) {
+  auto homes = HomeMapFor(TwoNodes(kGiB));  // "numa" is the default
+  ASSERT_TRUE(homes.ok()) << homes.status();
+  EXPECT_EQ(homes->HomeOf(Gfn(0)), NodeId(0));
+  EXPECT_EQ(homes->HomeOf(Gfn(kGiB / 2 / kPageSize - 1)), NodeId(0));
+  EXPECT_EQ(homes->HomeOf(Gfn(kGiB / 2 / kPageSize)), NodeId(1));
+  EXPECT_EQ(homes->HomeOf(Gfn(kGiB / kPageSize - 1)), NodeId(1));
 }
 
 }  // namespace

@@ -71,8 +71,9 @@ std::vector<kvm_cpuid_entry2> ToKvmCpuid(const std::vector<boot::CpuidEntry>& en
 }
 
 absl::Status SetupVcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& supported, uint32_t index,
-                       uint32_t count) {
-  ASSIGN_OR_RETURN(std::vector<boot::CpuidEntry> cpuid, boot::AdjustCpuid(FromKvmCpuid(supported), index, count));
+                       uint32_t count, boot::CpuPackages packages) {
+  ASSIGN_OR_RETURN(std::vector<boot::CpuidEntry> cpuid,
+                   boot::AdjustCpuid(FromKvmCpuid(supported), index, count, packages));
   RETURN_IF_ERROR(vcpu.SetCpuid(ToKvmCpuid(cpuid)));
   std::vector<kvm_msr_entry> msrs;
   for (const boot::MsrEntry& m : boot::BootMsrs(index)) {

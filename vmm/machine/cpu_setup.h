@@ -25,7 +25,7 @@ std::vector<kvm_cpuid_entry2> ToKvmCpuid(const std::vector<boot::CpuidEntry>& en
 
 // CPUID and MSRs for vCPU `index` of `count`, from what KVM supports.
 absl::Status SetupVcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& supported, uint32_t index,
-                       uint32_t count);
+                       uint32_t count, boot::CpuPackages packages);
 // The bootstrap processor's registers for the 64-bit Linux entry.
 absl::Status SetBootState(kvm::Vcpu& vcpu, const boot::BootCpuState& state);
 

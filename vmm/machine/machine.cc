@@ -133,6 +133,35 @@ struct Machine::Parts {
 
 namespace {
 
+// The guest-physical ranges of RAM offsets [offset, offset + size): RAM above
+// the 32-bit hole follows low RAM in the memfd.
+std::vector<boot::GpaRange> GpaRangesOfRam(uint64_t offset, uint64_t size, uint64_t ram_bytes) {
+  std::vector<boot::GpaRange> out;
+  const uint64_t low = layout::LowRamBytes(ram_bytes);
+  if (offset < low) {
+    const uint64_t below = std::min(size, low - offset);
+    out.push_back({Gpa(offset), below});
+    offset += below;
+    size -= below;
+  }
+  if (size > 0) out.push_back({Gpa(layout::kHoleEnd.value() + (offset - low)), size});
+  return out;
+}
+
+// What the ACPI tables tell the guest: every vCPU, and with NUMA homes on
+// several nodes, each node's vCPUs and slice of RAM as a NUMA node.
+boot::AcpiMachine AcpiMachineOf(const spec::VmSpec& spec) {
+  boot::AcpiMachine m{.vcpu_count = spec.vcpu_count};
+  if (spec.nodes.size() < 2) return m;
+  for (const spec::HomeRange& slice : spec::NumaSlices(spec)) {
+    boot::AcpiNumaNode node;
+    for (VcpuId v : spec.FindNode(slice.node)->vcpus) node.apic_ids.push_back(static_cast<uint8_t>(v.value()));
+    node.memory = GpaRangesOfRam(slice.start.value(), slice.size, spec.memory_bytes);
+    m.numa.push_back(std::move(node));
+  }
+  return m;
+}
+
 // Loads kernel, initrd, boot tables and ACPI tables into guest RAM; returns
 // the bootstrap processor's entry state. Needs no KVM, so a bad kernel or a
 // memory size too small is reported the same with or without /dev/kvm.
@@ -147,7 +176,7 @@ absl::StatusOr<boot::BootCpuState> LoadGuest(Machine::Parts& p) {
   boot::LinuxBootConfig config{kernel, initrd, p.spec.cmdline, p.spec.memory_bytes};
   absl::StatusOr<boot::LinuxBootResult> loaded = boot::LoadLinux(low_ram, config);
   if (!loaded.ok()) return Annotate(loaded.status(), p.spec.kernel);
-  RETURN_IF_ERROR(boot::WriteAcpiTables(low_ram, p.spec.vcpu_count));
+  RETURN_IF_ERROR(boot::WriteAcpiTables(low_ram, AcpiMachineOf(p.spec)));
   return loaded->bsp;
 }
 
@@ -220,7 +249,9 @@ absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::
     auto slot = std::make_unique<Machine::Parts::Vcpu>();
     ASSIGN_OR_RETURN(kvm::Vcpu kvm_vcpu, p.vm->CreateVcpu(id));
     slot->kvm_vcpu.emplace(std::move(kvm_vcpu));
-    RETURN_IF_ERROR(Annotate(SetupVcpu(*slot->kvm_vcpu, supported, i, p.spec.vcpu_count),
+    const boot::CpuPackages packages =
+        p.spec.nodes.size() > 1 ? boot::CpuPackages::kPerVcpu : boot::CpuPackages::kOne;
+    RETURN_IF_ERROR(Annotate(SetupVcpu(*slot->kvm_vcpu, supported, i, p.spec.vcpu_count, packages),
                              absl::StrCat("setting up vCPU ", i)));
     ASSIGN_OR_RETURN(vcpu::KvmBackend backend, vcpu::KvmBackend::Create(&*slot->kvm_vcpu, run_size));
     slot->backend.emplace(std::move(backend));

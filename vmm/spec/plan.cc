@@ -34,12 +34,12 @@ std::string SerialName(const SerialSpec& serial) {
 void AppendMemoryMap(const VmSpec& spec, std::string& out) {
   absl::StrAppend(&out, "Guest memory map:\n");
   uint64_t low = std::min(spec.memory_bytes, kHoleStart);
-  absl::StrAppendFormat(&out, "  %#018x-%#018x  RAM   %s\n", 0, low - 1, FormatSize(low));
-  absl::StrAppendFormat(&out, "  %#018x-%#018x  hole  IOAPIC 0xfec00000, LAPIC 0xfee00000, devices\n", kHoleStart,
+  absl::StrAppendFormat(&out, "  0x%016x-0x%016x  RAM   %s\n", 0, low - 1, FormatSize(low));
+  absl::StrAppendFormat(&out, "  0x%016x-0x%016x  hole  IOAPIC 0xfec00000, LAPIC 0xfee00000, devices\n", kHoleStart,
                         kHoleEnd - 1);
   if (spec.memory_bytes > kHoleStart) {
     uint64_t high = spec.memory_bytes - kHoleStart;
-    absl::StrAppendFormat(&out, "  %#018x-%#018x  RAM   %s\n", kHoleEnd, kHoleEnd + high - 1, FormatSize(high));
+    absl::StrAppendFormat(&out, "  0x%016x-0x%016x  RAM   %s\n", kHoleEnd, kHoleEnd + high - 1, FormatSize(high));
   }
 }
 
@@ -50,9 +50,12 @@ void AppendHomes(const VmSpec& spec, std::string& out) {
                     FormatSize(spec.dsm.interleave_bytes), " blocks (block i -> node i mod ",
                     spec.nodes.size(), "); offsets count guest RAM, not addresses\n");
   } else {
-    absl::StrAppend(&out, "Page homes: by range (offsets into guest RAM)\n");
-    for (const HomeRange& r : spec.dsm.ranges) {
-      absl::StrAppendFormat(&out, "  %#018x-%#018x  node %u\n", r.start.value(), r.start.value() + r.size - 1,
+    const bool numa = spec.dsm.home == HomePolicy::kNuma;
+    absl::StrAppend(&out, numa ? "Page homes: one slice of guest RAM per node, which the guest sees as that node's "
+                                 "NUMA memory (offsets into guest RAM)\n"
+                               : "Page homes: by range (offsets into guest RAM)\n");
+    for (const HomeRange& r : numa ? NumaSlices(spec) : spec.dsm.ranges) {
+      absl::StrAppendFormat(&out, "  0x%016x-0x%016x  node %u\n", r.start.value(), r.start.value() + r.size - 1,
                             r.node.value());
     }
   }
@@ -79,8 +82,8 @@ std::string FormatVcpuList(const std::vector<VcpuId>& vcpus) {
 std::vector<uint64_t> HomeBytesPerNode(const VmSpec& spec) {
   std::vector<uint64_t> bytes(spec.nodes.size(), 0);
   if (spec.nodes.empty()) return bytes;
-  if (spec.dsm.home == HomePolicy::kRange) {
-    for (const HomeRange& r : spec.dsm.ranges) {
+  if (spec.dsm.home != HomePolicy::kInterleave) {
+    for (const HomeRange& r : spec.dsm.home == HomePolicy::kNuma ? NumaSlices(spec) : spec.dsm.ranges) {
       if (r.node.value() < bytes.size()) bytes[r.node.value()] += r.size;
     }
     return bytes;

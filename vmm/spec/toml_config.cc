@@ -238,12 +238,11 @@ class ConfigReader {
     if (AsTable(dsm, "dsm") == nullptr) return;
     CheckKeys(dsm, "dsm", {"home", "interleave", "range", "transport"});
     if (auto home = GetString(dsm, "dsm", "home")) {
-      if (*home == "interleave") {
-        spec_.dsm.home = HomePolicy::kInterleave;
-      } else if (*home == "range") {
-        spec_.dsm.home = HomePolicy::kRange;
+      if (std::optional<HomePolicy> policy = ParseHomePolicy(*home)) {
+        spec_.dsm.home = *policy;
       } else {
-        Error(lines_["dsm.home"], "dsm.home", absl::StrCat("'", *home, "' is not a home policy; use \"interleave\" or \"range\""));
+        Error(lines_["dsm.home"], "dsm.home",
+              absl::StrCat("'", *home, "' is not a home policy; use \"numa\", \"interleave\" or \"range\""));
       }
     }
     if (auto granule = GetSize(dsm, "dsm", "interleave")) spec_.dsm.interleave_bytes = *granule;

@@ -57,7 +57,7 @@ TEST_F(TomlConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(spec.kernel, dir_ + "/vmlinuz");  // relative to the config's folder
   EXPECT_EQ(spec.cmdline, "console=ttyS0 pci=off");
   EXPECT_EQ(spec.dsm.transport, TransportKind::kTcp);
-  EXPECT_EQ(spec.dsm.home, HomePolicy::kInterleave);
+  EXPECT_EQ(spec.dsm.home, HomePolicy::kNuma);
   ASSERT_EQ(spec.nodes.size(), 1u);
   EXPECT_EQ(spec.nodes[0].vcpus, (std::vector<VcpuId>{VcpuId(0), VcpuId(1)}));
   EXPECT_EQ(spec.nodes[0].address.host, "127.0.0.1");

@@ -34,7 +34,7 @@ std::string WriteTomlConfig(const VmSpec& spec) {
     absl::StrAppend(&t, "\n[cluster]\nkey_file = ", TomlString(spec.cluster_key_file), "\n");
   }
   absl::StrAppend(&t, "\n[dsm]\ntransport = \"", spec.dsm.transport == TransportKind::kDpdk ? "dpdk" : "tcp", "\"\n");
-  absl::StrAppend(&t, "home = \"", spec.dsm.home == HomePolicy::kRange ? "range" : "interleave", "\"\n");
+  absl::StrAppend(&t, "home = \"", HomePolicyName(spec.dsm.home), "\"\n");
   absl::StrAppend(&t, "interleave = ", spec.dsm.interleave_bytes, "\n");
   for (const HomeRange& r : spec.dsm.ranges) {
     absl::StrAppend(&t, "[[dsm.range]]\nstart = ", r.start.value(), "\nsize = ", r.size, "\nnode = ", r.node.value(), "\n");

@@ -165,10 +165,16 @@ void ValidateDsm(const VmSpec& spec, Problems& p) {
     p.Add("dsm.interleave", absl::StrCat("must be a power of two of at least 4 KiB, got ",
                                          FormatSize(dsm.interleave_bytes)));
   }
-  if (dsm.home == HomePolicy::kInterleave) {
+  if (dsm.home != HomePolicy::kRange) {
     if (!dsm.ranges.empty()) p.Add("dsm.range", "only applies with dsm.home = \"range\"");
-    return;
   }
+  if (dsm.home == HomePolicy::kNuma && !spec.nodes.empty() &&
+      spec.memory_bytes / spec.nodes.size() < kMinNumaSlice) {
+    p.Add("dsm.home", absl::StrCat("\"numa\" gives each of the ", spec.nodes.size(), " nodes a slice of vm.memory (",
+                                   FormatSize(spec.memory_bytes), "), less than the ", FormatSize(kMinNumaSlice),
+                                   " a node needs; give the VM more memory or use \"interleave\""));
+  }
+  if (dsm.home != HomePolicy::kRange) return;
   if (dsm.ranges.empty()) {
     p.Add("dsm.range", "dsm.home = \"range\" needs [[dsm.range]] entries covering all guest memory");
     return;
@@ -236,6 +242,38 @@ void ValidateDevicesAndKey(const VmSpec& spec, Problems& p) {
 }
 
 }  // namespace
+
+const char* HomePolicyName(HomePolicy policy) {
+  switch (policy) {
+    case HomePolicy::kNuma:
+      return "numa";
+    case HomePolicy::kInterleave:
+      return "interleave";
+    case HomePolicy::kRange:
+      return "range";
+  }
+  return "?";
+}
+
+std::optional<HomePolicy> ParseHomePolicy(const std::string& name) {
+  for (HomePolicy p : {HomePolicy::kNuma, HomePolicy::kInterleave, HomePolicy::kRange}) {
+    if (name == HomePolicyName(p)) return p;
+  }
+  return std::nullopt;
+}
+
+std::vector<HomeRange> NumaSlices(const VmSpec& spec) {
+  std::vector<HomeRange> slices;
+  if (spec.dsm.home != HomePolicy::kNuma || spec.nodes.empty()) return slices;
+  const uint64_t share = spec.memory_bytes / spec.nodes.size() / kMemoryAlignment * kMemoryAlignment;
+  uint64_t start = 0;
+  for (size_t i = 0; i < spec.nodes.size(); ++i) {
+    const uint64_t size = i + 1 == spec.nodes.size() ? spec.memory_bytes - start : share;
+    slices.push_back({Gpa(start), size, spec.nodes[i].id});
+    start += size;
+  }
+  return slices;
+}
 
 std::optional<NodeId> VmSpec::NodeOfVcpu(VcpuId vcpu) const {
   for (const NodeSpec& node : nodes) {

@@ -22,10 +22,15 @@ inline constexpr uint32_t kMaxNodes = 64;
 inline constexpr uint32_t kMaxVcpus = 254;
 inline constexpr uint64_t kMinMemory = 64 * kMiB;
 inline constexpr uint64_t kMemoryAlignment = 2 * kMiB;
+// The least RAM a node's NUMA slice may have (HomePolicy::kNuma): Linux
+// ignores NUMA nodes smaller than 4 MiB, and a node needs room for its own
+// memory map and per-CPU areas.
+inline constexpr uint64_t kMinNumaSlice = 16 * kMiB;
 inline constexpr size_t kMaxCmdline = 2047;  // boot protocol's cmdline_size on modern kernels
 
 enum class TransportKind { kTcp, kDpdk };
-enum class HomePolicy { kInterleave, kRange };
+// Where each page of guest RAM has its home (see DsmSpec).
+enum class HomePolicy { kNuma, kInterleave, kRange };
 enum class SerialKind { kStdio, kNone, kFile };
 
 struct NetAddress {
@@ -49,8 +54,19 @@ struct HomeRange {
   NodeId node;
 };
 
+// Page homes:
+//  kNuma (the default): guest RAM is cut into one contiguous slice per node,
+//    in node order (NumaSlices), each slice homed on its node, and the guest
+//    is told so: with 2+ nodes the ACPI tables give it a NUMA node per dvm
+//    node, holding that node's vCPUs and slice. Linux then keeps a node's
+//    tasks, their memory and its per-CPU data on that node, and balances
+//    work across nodes rarely, which is what keeps pages from bouncing.
+//  kInterleave: block i of interleave_bytes is homed on node i mod N; the
+//    guest sees one NUMA node.
+//  kRange: explicit ranges; otherwise as kInterleave.
+// Whatever the homes, every page starts on node 0, which loads the guest.
 struct DsmSpec {
-  HomePolicy home = HomePolicy::kInterleave;
+  HomePolicy home = HomePolicy::kNuma;
   uint64_t interleave_bytes = kPageSize;  // granule of the round-robin over nodes
   std::vector<HomeRange> ranges;          // kRange: must tile guest RAM exactly
   TransportKind transport = TransportKind::kTcp;
@@ -93,6 +109,15 @@ struct VmSpec {
   std::optional<NodeId> NodeOfVcpu(VcpuId vcpu) const;
   const NodeSpec* FindNode(NodeId id) const;
 };
+
+// "numa", "interleave" or "range"; and back (nullopt for another name).
+const char* HomePolicyName(HomePolicy policy);
+std::optional<HomePolicy> ParseHomePolicy(const std::string& name);
+
+// With HomePolicy::kNuma, each node's slice of guest RAM, in node order:
+// equal shares in 2 MiB units, the last node taking what is left. Offsets
+// into RAM, like HomeRange. Empty for the other policies.
+std::vector<HomeRange> NumaSlices(const VmSpec& spec);
 
 // Where a validation problem is, so front ends can map it back to their syntax:
 // `field` is a dotted path such as "node[1].vcpus" or "vm.memory".

@@ -89,6 +89,40 @@ TEST_F(VmSpecTest, RangeHomesMustTileMemory) {
   EXPECT_THAT(Check(), HasError("dsm.range at 0x8000000", "node 9 does not exist"));
 }
 
+TEST_F(VmSpecTest, NumaIsTheDefaultWithOneSlicePerNode) {
+  EXPECT_EQ(spec_.dsm.home, HomePolicy::kNuma);
+  spec_.memory_bytes = 1026 * kMiB;  // 513 units of 2 MiB over 3 nodes
+  spec_.vcpu_count = 3;
+  spec_.nodes.push_back({NodeId(2), {"127.0.0.1", 7002}, {VcpuId(2)}, {}});
+  EXPECT_THAT(Check(), IsEmpty());
+  std::vector<HomeRange> slices = NumaSlices(spec_);
+  ASSERT_EQ(slices.size(), 3u);
+  EXPECT_EQ(slices[0].start, Gpa(0));
+  EXPECT_EQ(slices[0].size, 342 * kMiB);
+  EXPECT_EQ(slices[1].start, Gpa(342 * kMiB));
+  EXPECT_EQ(slices[1].node, NodeId(1));
+  EXPECT_EQ(slices[2].start, Gpa(684 * kMiB));
+  EXPECT_EQ(slices[2].size, 342 * kMiB);
+  spec_.dsm.home = HomePolicy::kInterleave;
+  EXPECT_THAT(NumaSlices(spec_), IsEmpty());
+}
+
+TEST_F(VmSpecTest, NumaSlicesNeedRoom) {
+  spec_.memory_bytes = 64 * kMiB;
+  for (uint32_t i = 2; i < 8; ++i) spec_.nodes.push_back({NodeId(i), {"127.0.0.1", static_cast<uint16_t>(7000 + i)}, {VcpuId(i)}, {}});
+  spec_.vcpu_count = 8;
+  EXPECT_THAT(Check(), HasError("dsm.home", "less than the 16 MiB a node needs"));
+  spec_.dsm.home = HomePolicy::kInterleave;
+  EXPECT_THAT(Check(), IsEmpty());
+}
+
+TEST_F(VmSpecTest, HomePolicyNames) {
+  for (HomePolicy p : {HomePolicy::kNuma, HomePolicy::kInterleave, HomePolicy::kRange}) {
+    EXPECT_EQ(ParseHomePolicy(HomePolicyName(p)), p);
+  }
+  EXPECT_EQ(ParseHomePolicy("nearest"), std::nullopt);
+}
+
 TEST_F(VmSpecTest, InterleaveGranuleIsPowerOfTwoPages) {
   spec_.dsm.interleave_bytes = 3 * kPageSize;
   EXPECT_THAT(Check(), HasError("dsm.interleave", "power of two"));
@@ -129,6 +163,7 @@ TEST(PlanTest, VcpuListRuns) {
 TEST(PlanTest, InterleaveSplitsEvenly) {
   VmSpec spec;
   spec.memory_bytes = 10 * kPageSize;
+  spec.dsm.home = HomePolicy::kInterleave;
   spec.nodes.resize(3);
   std::vector<uint64_t> bytes = HomeBytesPerNode(spec);
   EXPECT_EQ(bytes, (std::vector<uint64_t>{4 * kPageSize, 3 * kPageSize, 3 * kPageSize}));
