@@ -452,7 +452,7 @@ void Lapic::StartTimer() {
   timer_start_ns_ = clock_->NowNs();
   if (timer_initial_ == 0) {
     timer_deadline_ns_.reset();
-  } else if (((lvt_[kTimer] >> 17) & 3) == 1) {
+  } else if (PeriodicLocked()) {
     timer_deadline_ns_ = timer_start_ns_ + std::max(TimerPeriodNs(), kMinPeriodicNs);
   } else {
     timer_deadline_ns_ = timer_start_ns_ + TimerPeriodNs();
@@ -462,7 +462,7 @@ void Lapic::StartTimer() {
 uint32_t Lapic::CurrentCount() const {
   if (timer_initial_ == 0) return 0;
   const uint64_t elapsed = (clock_->NowNs() - timer_start_ns_) / timer_tick_ns_;
-  const bool periodic = ((lvt_[kTimer] >> 17) & 3) == 1;
+  const bool periodic = PeriodicLocked();
   if (periodic) return timer_initial_ - static_cast<uint32_t>(elapsed % timer_initial_);
   if (!timer_deadline_ns_ || elapsed >= timer_initial_) return 0;
   return timer_initial_ - static_cast<uint32_t>(elapsed);
@@ -470,14 +470,44 @@ uint32_t Lapic::CurrentCount() const {
 
 std::optional<uint64_t> Lapic::NextDeadlineNs() const {
   MutexLock lock(&mu_);
-  return timer_deadline_ns_;
+  return EffectiveDeadlineLocked();
+}
+
+bool Lapic::PeriodicLocked() const { return ((lvt_[kTimer] >> 17) & 3) == 1; }
+
+std::optional<uint64_t> Lapic::EffectiveDeadlineLocked() const {
+  if (!timer_deadline_ns_ || !halted_ || halted_tick_limit_ns_ == 0 || !PeriodicLocked()) {
+    return timer_deadline_ns_;
+  }
+  return std::max(*timer_deadline_ns_, last_timer_fire_ns_ + halted_tick_limit_ns_);
+}
+
+void Lapic::SetHaltedTickLimit(uint64_t ns, std::function<void()> on_earlier) {
+  MutexLock lock(&mu_);
+  halted_tick_limit_ns_ = ns;
+  timer_earlier_ = std::move(on_earlier);
+}
+
+void Lapic::SetHalted(bool halted) {
+  bool earlier = false;
+  {
+    MutexLock lock(&mu_);
+    if (halted_ == halted) return;
+    const std::optional<uint64_t> before = EffectiveDeadlineLocked();
+    halted_ = halted;
+    const std::optional<uint64_t> after = EffectiveDeadlineLocked();
+    earlier = after && before && *after < *before;
+  }
+  if (earlier && timer_earlier_) timer_earlier_();
 }
 
 bool Lapic::TickLocked(Effects& fx) {
   const uint64_t now = clock_->NowNs();
-  if (!timer_deadline_ns_ || now < *timer_deadline_ns_) return false;
+  const std::optional<uint64_t> due = EffectiveDeadlineLocked();
+  if (!due || now < *due) return false;
+  last_timer_fire_ns_ = now;
   if (!(lvt_[kTimer] & kLvtMasked)) AcceptFixed(static_cast<uint8_t>(lvt_[kTimer]), false, fx);
-  if (((lvt_[kTimer] >> 17) & 3) == 1) {
+  if (PeriodicLocked()) {
     // Periodic: next period after now; missed periods coalesce into one interrupt.
     const uint64_t period = std::max(TimerPeriodNs(), kMinPeriodicNs);
     const uint64_t missed = (now - *timer_deadline_ns_) / period;

@@ -121,6 +121,20 @@ class Lapic final : public hw::Device {
   std::optional<uint64_t> NextDeadlineNs() const;
   void Tick();
 
+  // Halted-vCPU tick limit (0, the default, is off). While the vCPU is
+  // halted, a periodic timer fires at most once per `ns`; the periods in
+  // between pass as if interrupts had been masked. For a vCPU on a node other
+  // than the one whose CPU keeps the guest's time: Linux runs periodic ticks
+  // on every CPU until it switches to one-shot timers late in its boot, and
+  // each tick of an idle CPU on another node reads the timekeeping pages
+  // that CPU rewrites every tick, which costs a page transfer each way.
+  // One-shot timers (and so a booted Linux's timers) are untouched.
+  // `on_earlier` is called when leaving the halt brings the next expiry
+  // forward, so the timer loop can look again.
+  void SetHaltedTickLimit(uint64_t ns, std::function<void()> on_earlier);
+  // The vCPU loop says when its vCPU halts and when it runs again.
+  void SetHalted(bool halted);
+
   LapicState Save() const;
   // Rejects a state that could not have come from Save() (it may have
   // crossed the network): bad divider, vectors, reserved bits.
@@ -147,12 +161,16 @@ class Lapic final : public hw::Device {
   uint64_t TimerPeriodNs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint32_t CurrentCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TickLocked(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PeriodicLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next expiry that fires, after the halted-vCPU tick limit.
+  std::optional<uint64_t> EffectiveDeadlineLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const hw::Clock* const clock_;
   ApicMessageSink* const ipi_sink_;
   EoiSink* const eoi_sink_;
   std::function<void()> kick_;
   std::function<void(const ApicAddressing&)> addressing_listener_;
+  std::function<void()> timer_earlier_;
 
   mutable Mutex mu_;
   uint8_t id_ ABSL_GUARDED_BY(mu_);
@@ -175,6 +193,9 @@ class Lapic final : public hw::Device {
   uint64_t timer_tick_ns_ ABSL_GUARDED_BY(mu_) = 2;  // divider in effect since the last start
   uint64_t timer_start_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<uint64_t> timer_deadline_ns_ ABSL_GUARDED_BY(mu_);
+  uint64_t halted_tick_limit_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_timer_fire_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  bool halted_ ABSL_GUARDED_BY(mu_) = false;
   bool nmi_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool init_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<uint8_t> sipi_vector_ ABSL_GUARDED_BY(mu_);

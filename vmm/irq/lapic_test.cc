@@ -154,6 +154,43 @@ TEST_F(LapicTest, TinyPeriodicTimerIsRateLimited) {
   EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 400'000);
 }
 
+TEST_F(LapicTest, HaltedTickLimitSpacesPeriodicTicksOfAHaltedVcpu) {
+  int earlier = 0;
+  lapic_.SetHaltedTickLimit(10'000'000, [&] { ++earlier; });  // 10 ms
+  Enable();
+  SetReg(apic_reg::kTimerDivide, 0xB);
+  SetReg(apic_reg::kLvtTimer, (1u << 17) | 0xED);  // periodic
+  const uint64_t t0 = clock_.NowNs();
+  SetReg(apic_reg::kTimerInitial, 4'000'000);  // 4 ms, a 250 Hz tick
+  // Running: every period fires.
+  clock_.Advance(4'000'000);
+  lapic_.Tick();
+  EXPECT_EQ(lapic_.AcknowledgeInterrupt(), 0xED);
+  SetReg(apic_reg::kEoi, 0);
+  // Halted: the next tick waits for 10 ms after the last one.
+  lapic_.SetHalted(true);
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 14'000'000);
+  clock_.Advance(4'000'000);  // t0 + 8 ms: a period, but too soon
+  lapic_.Tick();
+  EXPECT_FALSE(lapic_.PendingVector());
+  clock_.Advance(6'000'000);  // t0 + 14 ms
+  lapic_.Tick();
+  EXPECT_EQ(lapic_.AcknowledgeInterrupt(), 0xED);
+  SetReg(apic_reg::kEoi, 0);
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 24'000'000);
+  EXPECT_EQ(earlier, 0);
+  // Running again: back to every period, and the timer loop is told.
+  lapic_.SetHalted(false);
+  EXPECT_EQ(earlier, 1);
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t0 + 16'000'000);
+  // One-shot timers of a halted vCPU are never held back.
+  lapic_.SetHalted(true);
+  SetReg(apic_reg::kLvtTimer, 0xEC);
+  const uint64_t t1 = clock_.NowNs();
+  SetReg(apic_reg::kTimerInitial, 1000);
+  EXPECT_EQ(lapic_.NextDeadlineNs(), t1 + 1000);
+}
+
 TEST_F(LapicTest, MaskedTimerDoesNotInterrupt) {
   Enable();
   SetReg(apic_reg::kLvtTimer, kLvtMasked | 0xEC);

@@ -269,6 +269,11 @@ absl::Status BuildVcpus(Machine::Parts& p, const std::function<void(const vcpu::
       cluster::ApicLink* link = &p.cluster->apic_link();
       slot->lapic->SetAddressingListener([link](const irq::ApicAddressing& a) { link->Announce(a); });
     }
+    if (p.cluster && !p.device_node()) {
+      // Node 0's CPUs keep the guest's time; see Lapic::SetHaltedTickLimit.
+      TimerLoop* timers = &p.timers;
+      slot->lapic->SetHaltedTickLimit(uint64_t{p.spec.halted_tick_limit_ms} * 1'000'000, [timers] { timers->Poke(); });
+    }
     slot->io = std::make_unique<VcpuIoRouter>(slot->lapic.get(), &p.timers, devices);
     slot->runner = std::make_unique<vcpu::Runner>(id, bsp, &*slot->backend, slot->lapic.get(),
                                                   bsp ? &p.pic : nullptr, slot->io.get(), on_end);

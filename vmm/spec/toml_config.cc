@@ -230,8 +230,16 @@ class ConfigReader {
 
   void ReadCluster(const toml::value& cluster) {
     if (AsTable(cluster, "cluster") == nullptr) return;
-    CheckKeys(cluster, "cluster", {"key_file"});
+    CheckKeys(cluster, "cluster", {"key_file", "halted_tick_limit_ms"});
     if (auto key = GetString(cluster, "cluster", "key_file")) spec_.cluster_key_file = ResolvePath(*key);
+    if (auto ms = GetInt(cluster, "cluster", "halted_tick_limit_ms")) {
+      if (*ms < 0 || *ms > kMaxHaltedTickLimitMs) {
+        Error(lines_["cluster.halted_tick_limit_ms"], "cluster.halted_tick_limit_ms",
+              absl::StrCat("must be between 0 and ", kMaxHaltedTickLimitMs, ", got ", *ms));
+      } else {
+        spec_.halted_tick_limit_ms = static_cast<uint32_t>(*ms);
+      }
+    }
   }
 
   void ReadDsm(const toml::value& dsm) {

@@ -30,9 +30,8 @@ std::string WriteTomlConfig(const VmSpec& spec) {
   absl::StrAppend(&t, "kernel = ", TomlString(spec.kernel), "\n");
   if (!spec.initrd.empty()) absl::StrAppend(&t, "initrd = ", TomlString(spec.initrd), "\n");
   absl::StrAppend(&t, "cmdline = ", TomlString(spec.cmdline), "\n");
-  if (!spec.cluster_key_file.empty()) {
-    absl::StrAppend(&t, "\n[cluster]\nkey_file = ", TomlString(spec.cluster_key_file), "\n");
-  }
+  absl::StrAppend(&t, "\n[cluster]\nhalted_tick_limit_ms = ", spec.halted_tick_limit_ms, "\n");
+  if (!spec.cluster_key_file.empty()) absl::StrAppend(&t, "key_file = ", TomlString(spec.cluster_key_file), "\n");
   absl::StrAppend(&t, "\n[dsm]\ntransport = \"", spec.dsm.transport == TransportKind::kDpdk ? "dpdk" : "tcp", "\"\n");
   absl::StrAppend(&t, "home = \"", HomePolicyName(spec.dsm.home), "\"\n");
   absl::StrAppend(&t, "interleave = ", spec.dsm.interleave_bytes, "\n");

@@ -29,6 +29,7 @@ void ExpectRoundTrip(const VmSpec& spec) {
   EXPECT_EQ(back.initrd, spec.initrd);
   EXPECT_EQ(back.cmdline, spec.cmdline);
   EXPECT_EQ(back.cluster_key_file, spec.cluster_key_file);
+  EXPECT_EQ(back.halted_tick_limit_ms, spec.halted_tick_limit_ms);
   EXPECT_EQ(back.dsm.transport, spec.dsm.transport);
   EXPECT_EQ(back.dsm.home, spec.dsm.home);
   EXPECT_EQ(back.dsm.interleave_bytes, spec.dsm.interleave_bytes);
@@ -92,6 +93,7 @@ TEST_F(TomlWriterTest, EverythingRoundTrips) {
   s.initrd = MakeFile(dir_, "initrd with space", 1);
   s.cmdline = "";
   s.cluster_key_file = MakeFile(dir_, "key", 32);
+  s.halted_tick_limit_ms = 0;
   s.dsm.transport = TransportKind::kDpdk;
   s.dsm.home = HomePolicy::kRange;
   s.dsm.ranges = {{Gpa(0), kGiB, NodeId(0)}, {Gpa(kGiB), kGiB, NodeId(1)}};

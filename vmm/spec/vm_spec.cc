@@ -226,6 +226,10 @@ void ValidateDevicesAndKey(const VmSpec& spec, Problems& p) {
             absl::StrCat("'", net.mac, "' is not a unicast MAC address like 52:54:00:12:34:56"));
     }
   }
+  if (spec.halted_tick_limit_ms > kMaxHaltedTickLimitMs) {
+    p.Add("cluster.halted_tick_limit_ms",
+          absl::StrCat("must be at most ", kMaxHaltedTickLimitMs, ", got ", spec.halted_tick_limit_ms));
+  }
   if (spec.nodes.size() > 1 && spec.cluster_key_file.empty()) {
     p.Add("cluster.key_file", "is required when the VM has more than one node (peers authenticate with it)");
   } else if (!spec.cluster_key_file.empty()) {

@@ -27,6 +27,8 @@ inline constexpr uint64_t kMemoryAlignment = 2 * kMiB;
 // memory map and per-CPU areas.
 inline constexpr uint64_t kMinNumaSlice = 16 * kMiB;
 inline constexpr size_t kMaxCmdline = 2047;  // boot protocol's cmdline_size on modern kernels
+inline constexpr uint32_t kDefaultHaltedTickLimitMs = 100;
+inline constexpr uint32_t kMaxHaltedTickLimitMs = 10'000;
 
 enum class TransportKind { kTcp, kDpdk };
 // Where each page of guest RAM has its home (see DsmSpec).
@@ -61,10 +63,13 @@ struct HomeRange {
 //    node, holding that node's vCPUs and slice. Linux then keeps a node's
 //    tasks, their memory and its per-CPU data on that node, and balances
 //    work across nodes rarely, which is what keeps pages from bouncing.
+//    Every page starts on its home, so a node's first touch of its own
+//    memory is local; what the loader writes must fit in node 0's slice.
+//    (A kernel with KASLR may still decompress itself into another node's
+//    slice; that costs a page transfer per page, once.)
 //  kInterleave: block i of interleave_bytes is homed on node i mod N; the
-//    guest sees one NUMA node.
+//    guest sees one NUMA node; every page starts on node 0 (the loader's).
 //  kRange: explicit ranges; otherwise as kInterleave.
-// Whatever the homes, every page starts on node 0, which loads the guest.
 struct DsmSpec {
   HomePolicy home = HomePolicy::kNuma;
   uint64_t interleave_bytes = kPageSize;  // granule of the round-robin over nodes
@@ -104,6 +109,10 @@ struct VmSpec {
   DsmSpec dsm;
   DeviceSpec devices;
   std::string cluster_key_file;  // empty only for a single-node VM
+  // While a vCPU on a node other than node 0 is halted, its LAPIC's periodic
+  // timer fires at most once per this many ms (0: every period); see
+  // irq::Lapic::SetHaltedTickLimit.
+  uint32_t halted_tick_limit_ms = kDefaultHaltedTickLimitMs;
 
   // The node that runs `vcpu`, or nullopt if none does.
   std::optional<NodeId> NodeOfVcpu(VcpuId vcpu) const;

@@ -126,7 +126,7 @@ bool Runner::HandleSpecialInterrupts(absl::Status& error) {
   if (lapic_->TakeInit()) {
     error = backend_->ResetForInit();
     wait_for_sipi_ = true;
-    halted_ = false;
+    SetHalted(false);
     if (!error.ok()) return false;
   }
   if (wait_for_sipi_) {
@@ -138,9 +138,14 @@ bool Runner::HandleSpecialInterrupts(absl::Status& error) {
   }
   if (lapic_->TakeNmi()) {
     error = backend_->Nmi();
-    halted_ = false;
+    SetHalted(false);
   }
   return error.ok();
+}
+
+void Runner::SetHalted(bool halted) {
+  halted_ = halted;
+  lapic_->SetHalted(halted);
 }
 
 bool Runner::InterruptDeliverable() const {
@@ -199,7 +204,7 @@ void Runner::Loop() {
         WaitForEvent();
         continue;
       }
-      halted_ = false;
+      SetHalted(false);
     }
     if (absl::Status s = InjectInterrupts(); !s.ok()) return End(ExitAction::kFailed, std::string(s.message()));
     in_guest_.store(true, std::memory_order_seq_cst);
@@ -218,7 +223,7 @@ void Runner::Loop() {
         break;
       case ExitAction::kHalt:
         counters_.halts.fetch_add(1, std::memory_order_relaxed);
-        halted_ = true;
+        SetHalted(true);
         halted_with_interrupts_off_ = run->if_flag == 0;
         break;
       default:

@@ -89,6 +89,7 @@ class Runner {
   void WaitForEvent();
   // INIT, SIPI and NMI; returns false while waiting for SIPI.
   bool HandleSpecialInterrupts(absl::Status& error);
+  void SetHalted(bool halted);  // the vCPU thread's own state, told to the LAPIC
   bool InterruptDeliverable() const;
   absl::Status InjectInterrupts();
   void End(ExitAction action, std::string detail);
