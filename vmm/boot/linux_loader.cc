@@ -19,6 +19,8 @@ absl::StatusOr<LinuxBootResult> LoadLinux(std::span<uint8_t> low_ram,
         layout::LowRamBytes(config.ram_bytes), config.ram_bytes));
   }
   ASSIGN_OR_RETURN(const BzImage kernel, ParseBzImage(config.kernel));
+  const uint64_t load_end =
+      config.load_limit == 0 ? low_ram.size() : std::min<uint64_t>(config.load_limit, low_ram.size());
 
   // The kernel is copied to 1 MiB, but decompresses into [pref_address,
   // pref_address + init_size) when it is above the load address.
@@ -26,10 +28,10 @@ absl::StatusOr<LinuxBootResult> LoadLinux(std::span<uint8_t> low_ram,
   const uint64_t run = std::max(load, kernel.pref_address);
   const uint64_t kernel_end =
       std::max(load + kernel.protected_mode.size(), run + uint64_t{kernel.init_size});
-  if (kernel_end > low_ram.size()) {
+  if (kernel_end > load_end) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "guest RAM too small for the kernel: it needs %d MiB below the 32-bit hole, have %d MiB",
-        AlignUp(kernel_end, kMiB) / kMiB, low_ram.size() / kMiB));
+        "guest RAM too small for the kernel: it needs %d MiB %s, have %d MiB", AlignUp(kernel_end, kMiB) / kMiB,
+        load_end < low_ram.size() ? "in node 0's NUMA slice" : "below the 32-bit hole", load_end / kMiB));
   }
 
   const size_t cmdline_max =
@@ -43,14 +45,14 @@ absl::StatusOr<LinuxBootResult> LoadLinux(std::span<uint8_t> low_ram,
   Gpa initrd_addr(0);
   if (!config.initrd.empty()) {
     // The initrd goes as high as allowed, page aligned, above the kernel.
-    const uint64_t limit =
-        std::min<uint64_t>(low_ram.size(), uint64_t{kernel.initrd_addr_max} + 1);
+    const uint64_t limit = std::min<uint64_t>(load_end, uint64_t{kernel.initrd_addr_max} + 1);
     const uint64_t room = limit > kernel_end ? limit - kernel_end : 0;
     if (config.initrd.size() > room) {
       return absl::ResourceExhaustedError(absl::StrFormat(
           "initrd of %d bytes does not fit: %d bytes free between the kernel end (0x%x) and "
-          "min(RAM end, initrd_addr_max 0x%x)",
-          config.initrd.size(), room, kernel_end, kernel.initrd_addr_max));
+          "min(%s, initrd_addr_max 0x%x)",
+          config.initrd.size(), room, kernel_end,
+          load_end < low_ram.size() ? "the end of node 0's NUMA slice" : "RAM end", kernel.initrd_addr_max));
     }
     initrd_addr = Gpa(AlignDown(limit - config.initrd.size(), kPageSize));
     if (initrd_addr.value() < kernel_end) {

@@ -18,6 +18,10 @@ struct LinuxBootConfig {
   std::span<const uint8_t> initrd;  // may be empty
   std::string_view cmdline;
   uint64_t ram_bytes = 0;           // total guest RAM, for the e820 map
+  // Everything the loader writes stays below this guest-physical address (0:
+  // the end of low RAM). With NUMA homes that is the end of node 0's slice,
+  // so that what was loaded starts on the node that holds it.
+  uint64_t load_limit = 0;
   // Where the caller put the ACPI RSDP (layout::kAcpiRsdp after
   // WriteAcpiTables), passed in boot_params so the kernel need not scan; 0 =
   // let it scan.

@@ -131,6 +131,31 @@ TEST_F(LinuxLoaderTest, RespectsInitrdAddrMax) {
   EXPECT_EQ(LoadLinux(ram_, config).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(LinuxLoaderTest, KeepsEverythingBelowTheLoadLimit) {
+  // RAM is 64 MiB; node 0's NUMA slice ends at 24 MiB.
+  std::vector<uint8_t> initrd(kMiB, 0xCD);
+  LinuxBootConfig config{.kernel = kernel_, .initrd = initrd, .cmdline = "", .ram_bytes = ram_.size(),
+                         .load_limit = 24 * kMiB};
+  auto result = LoadLinux(ram_, config);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LE(result->initrd.value() + initrd.size(), 24 * kMiB);
+  EXPECT_GT(result->initrd.value() + initrd.size(), 24 * kMiB - kPageSize);
+  EXPECT_EQ(ram_[result->initrd.value()], 0xCD);
+  for (uint64_t i = 24 * kMiB; i < ram_.size(); i += kPageSize) ASSERT_EQ(ram_[i], 0) << i;
+
+  std::vector<uint8_t> big(8 * kMiB);  // 17..24 MiB has 7 MiB free
+  config.initrd = big;
+  auto too_big = LoadLinux(ram_, config);
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(too_big.status().message().find("node 0's NUMA slice"), std::string::npos) << too_big.status();
+
+  config.initrd = {};
+  config.load_limit = 16 * kMiB;  // the kernel runs at 16 MiB: no room
+  auto no_kernel = LoadLinux(ram_, config);
+  EXPECT_EQ(no_kernel.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(no_kernel.status().message().find("node 0's NUMA slice"), std::string::npos) << no_kernel.status();
+}
+
 TEST_F(LinuxLoaderTest, RejectsLongCmdlineAndBadSpans) {
   std::string cmdline(2048, 'x');
   LinuxBootConfig config{.kernel = kernel_, .cmdline = cmdline, .ram_bytes = ram_.size()};

@@ -164,7 +164,9 @@ boot::AcpiMachine AcpiMachineOf(const spec::VmSpec& spec) {
 
 // Loads kernel, initrd, boot tables and ACPI tables into guest RAM; returns
 // the bootstrap processor's entry state. Needs no KVM, so a bad kernel or a
-// memory size too small is reported the same with or without /dev/kvm.
+// memory size too small is reported the same with or without /dev/kvm. With
+// NUMA homes everything loaded stays in node 0's slice, where those pages
+// start (the others start on their homes).
 absl::StatusOr<boot::BootCpuState> LoadGuest(Machine::Parts& p) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> kernel, ReadFile(p.spec.kernel, kMaxKernelBytes, "kernel"));
   std::vector<uint8_t> initrd;
@@ -174,6 +176,10 @@ absl::StatusOr<boot::BootCpuState> LoadGuest(Machine::Parts& p) {
   uint64_t low = layout::LowRamBytes(p.spec.memory_bytes);
   std::span<uint8_t> low_ram(p.memory->mapped(), low);
   boot::LinuxBootConfig config{kernel, initrd, p.spec.cmdline, p.spec.memory_bytes};
+  if (p.spec.nodes.size() > 1) {
+    std::vector<spec::HomeRange> slices = spec::NumaSlices(p.spec);
+    if (!slices.empty()) config.load_limit = slices[0].start.value() + slices[0].size;
+  }
   absl::StatusOr<boot::LinuxBootResult> loaded = boot::LoadLinux(low_ram, config);
   if (!loaded.ok()) return Annotate(loaded.status(), p.spec.kernel);
   RETURN_IF_ERROR(boot::WriteAcpiTables(low_ram, AcpiMachineOf(p.spec)));
