@@ -113,10 +113,10 @@ class SignalThread {
 };
 
 constexpr char kControlDir[] = "/run/dvm";
+constexpr char kDvmdRunDir[] = "/run/dvmd";  // dvmd's VMs (its --run-dir default)
 // How long `dvm stats` waits for the other nodes' statistics; a node that
 // does not answer within it is named instead.
 constexpr std::chrono::milliseconds kStatsWait{1000};
-constexpr char kDvmdRunDir[] = "/run/dvmd";  // dvmd's VMs (its --run-dir default)
 
 // What the control socket (vmm/control) asks of the running machine.
 class MachineControl final : public dvm::control::Handler {

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -29,6 +30,11 @@ using Clock = std::chrono::steady_clock;
 // replies): the server serves one client at a time, so a stuck client holds
 // up the others at most this long.
 constexpr std::chrono::milliseconds kClientTime{1000};
+// The time the handler takes (stats wait up to a second for other nodes) is
+// not the client's: it is added to the client's time, up to this much per
+// connection, so that a client that sends many requests at once cannot hold
+// the server much longer either.
+constexpr std::chrono::milliseconds kHandlerTime{3000};
 
 int RemainingMs(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -93,13 +99,13 @@ absl::StatusOr<VmStatus> ParseStatusReply(absl::string_view reply) {
 }
 
 std::string FormatLinesReply(absl::string_view text) {
-  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.empty()) return "ok 0";
+  if (text.back() == '\n') text.remove_suffix(1);
   std::string body;  // "\nLINE" per line: as many bytes as the client's text
   size_t count = 0;
   bool cut = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (text.empty()) break;
-    line = line.substr(0, kMaxReplyLineBytes);
+    line = line.substr(0, kMaxReplyLineBytes);  // longer lines lose their end
     // Room for this line and for the note that would follow a cut.
     if (count + 2 > kMaxReplyLines || body.size() + line.size() + kCutNote.size() + 2 > kMaxReplyBytes) {
       cut = true;
@@ -244,12 +250,15 @@ void Server::Serve(int fd) {
   std::string buffer;
   std::string line;
   Clock::time_point deadline = Clock::now() + kClientTime;
-  while (ReadLine(fd, deadline, kMaxLineBytes, &line, &buffer)) {
+  Clock::duration handler_budget = kHandlerTime;
+  // Checked before each request too: requests sent all at once are read
+  // from the buffer without waiting.
+  while (RemainingMs(deadline) > 0 && ReadLine(fd, deadline, kMaxLineBytes, &line, &buffer)) {
     const Clock::time_point start = Clock::now();
     std::string reply = HandleRequest(line, *handler_);
-    // The client's time limit is for its own slowness: the time the handler
-    // took (stats wait for other nodes) is added.
-    deadline += Clock::now() - start;
+    const Clock::duration extra = std::min<Clock::duration>(Clock::now() - start, handler_budget);
+    handler_budget -= extra;
+    deadline += extra;
     if (!WriteAll(fd, reply + "\n", deadline).ok()) return;
   }
 }
@@ -289,7 +298,8 @@ absl::StatusOr<std::string> ExchangeLines(int fd, const std::string& path, absl:
       if (buffer.size() > max_bytes || buffer.find('\n') != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat(path, " sent a reply line over ", max_bytes, " bytes"));
       }
-      return absl::UnavailableError(absl::StrCat(path, " closed after ", i, " of ", lines + 1, " reply lines"));
+      return absl::UnavailableError(i == 0 ? absl::StrCat(path, " closed without a reply")
+                                           : absl::StrCat(path, " closed after ", i - 1, " of ", lines, " lines"));
     }
     if (i == 0) {
       ASSIGN_OR_RETURN(lines, ParseLinesHeader(line));

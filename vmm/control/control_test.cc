@@ -171,6 +171,29 @@ TEST_F(ControlTest, ServesStatsEvenWhenTheyTakeLongerThanAClientMay) {
   EXPECT_TRUE(absl::IsFailedPrecondition(CallForLines(path_, "stats").status()));
 }
 
+TEST_F(ControlTest, RequestsSentAllAtOnceHoldTheServerBoundedTime) {
+  handler_.stats_text = "x\n";
+  handler_.stats_delay = std::chrono::milliseconds(500);
+  auto server = Server::Start(path_, &handler_);
+  ASSERT_TRUE(server.ok());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path_.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string twenty;
+  for (int i = 0; i < 20; ++i) twenty += "stats\n";  // 10 s of handler time
+  ASSERT_EQ(::send(fd, twenty.data(), twenty.size(), MSG_NOSIGNAL), static_cast<ssize_t>(twenty.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto start = std::chrono::steady_clock::now();
+  auto status = QueryStatus(path_, std::chrono::seconds(10));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  ASSERT_TRUE(status.ok()) << status.status();
+  // 1 s of the client's own, 3 s of handler time, one request's overrun.
+  EXPECT_LT(took, std::chrono::milliseconds(5000));
+}
+
 // Serves one connection on `path` with whatever `reply` writes, until the
 // client goes away: a control socket gone wrong.
 class RawServer {
