@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -43,6 +44,8 @@ constexpr char kUsage[] =
     "                      hand on each host)\n"
     "  status VM           show a running VM's state (VM: a name under /run/dvm\n"
     "                      or dvmd's /run/dvmd, or a control socket path)\n"
+    "  stats VM            show every node's statistics: vCPU exits, DSM faults\n"
+    "                      and latencies, pages moved, interrupts, I/O, links\n"
     "  shutdown VM         press the VM's ACPI power button\n"
     "  destroy VM          stop the VM at once\n"
     "  --help              show this text\n"
@@ -111,6 +114,9 @@ class SignalThread {
 
 constexpr char kControlDir[] = "/run/dvm";
 constexpr char kDvmdRunDir[] = "/run/dvmd";  // dvmd's VMs (its --run-dir default)
+// How long `dvm stats` waits for the other nodes' statistics; a node that
+// does not answer within it is named instead.
+constexpr std::chrono::milliseconds kStatsWait{1000};
 
 // What the control socket (vmm/control) asks of the running machine.
 class MachineControl final : public dvm::control::Handler {
@@ -124,6 +130,7 @@ class MachineControl final : public dvm::control::Handler {
     machine_->Stop("destroyed through the control socket");
     return absl::OkStatus();
   }
+  absl::StatusOr<std::string> Stats() override { return machine_->GatherStatsText(kStatsWait); }
 
  private:
   dvm::machine::Machine* machine_;
@@ -249,15 +256,31 @@ int Node(const std::string& path, int argc, char** argv) {
   return RunNode(*spec, dvm::NodeId(id), "dvm node " + std::to_string(id));
 }
 
+// The control socket of VM: a path as given, else a VM started by hand,
+// else one that dvmd started.
+std::string ControlPath(const std::string& vm) {
+  if (vm.find('/') != std::string::npos) return vm;
+  std::string path = std::string(kControlDir) + "/" + vm + ".sock";
+  const std::string dvmd_path = std::string(kDvmdRunDir) + "/" + vm + ".sock";
+  if (::access(path.c_str(), F_OK) != 0 && ::access(dvmd_path.c_str(), F_OK) == 0) path = dvmd_path;
+  return path;
+}
+
+// `dvm stats VM`: every node's statistics, as many lines as they take.
+int Stats(const std::string& vm) {
+  // Node 0 waits up to kStatsWait for the others: give it that and more.
+  auto text = dvm::control::CallForLines(ControlPath(vm), "stats", kStatsWait + std::chrono::seconds(5));
+  if (!text.ok()) {
+    std::fprintf(stderr, "dvm stats: %s\n", std::string(text.status().message()).c_str());
+    return kExitFailed;
+  }
+  std::fputs(text->c_str(), stdout);
+  return kExitOk;
+}
+
 // `dvm status|shutdown|destroy VM`: one request on the VM's control socket.
 int Control(const std::string& command, const std::string& vm) {
-  std::string path = vm;
-  if (vm.find('/') == std::string::npos) {
-    // A VM started by hand, else one that dvmd started.
-    path = std::string(kControlDir) + "/" + vm + ".sock";
-    const std::string dvmd_path = std::string(kDvmdRunDir) + "/" + vm + ".sock";
-    if (::access(path.c_str(), F_OK) != 0 && ::access(dvmd_path.c_str(), F_OK) == 0) path = dvmd_path;
-  }
+  const std::string path = ControlPath(vm);
   auto reply = dvm::control::Call(path, command);
   if (!reply.ok()) {
     std::fprintf(stderr, "dvm %s: %s\n", command.c_str(), std::string(reply.status().message()).c_str());
@@ -307,12 +330,12 @@ int main(int argc, char** argv) {
     }
     return Node(argv[2], argc, argv);
   }
-  if (command == "status" || command == "shutdown" || command == "destroy") {
+  if (command == "status" || command == "stats" || command == "shutdown" || command == "destroy") {
     if (argc != 3) {
       std::fprintf(stderr, "usage: dvm %s VM (a name under /run/dvm or /run/dvmd, or a control socket path)\n", command.c_str());
       return kExitUsage;
     }
-    return Control(command, argv[2]);
+    return command == "stats" ? Stats(argv[2]) : Control(command, argv[2]);
   }
   std::fprintf(stderr, "dvm: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;

@@ -41,6 +41,7 @@ class Handler final : public dvm::control::Handler {
     g_exit = 130;
     return absl::OkStatus();
   }
+  absl::StatusOr<std::string> Stats() override { return absl::UnimplementedError("fake_dvm keeps no statistics"); }
 
  private:
   std::string name_;

@@ -7,7 +7,8 @@
 #   tcp2    2 nodes (vCPUs 0-1, 2-3) over TCP: totals exact, exit status 0
 #   tcp4    4 nodes, one vCPU each, over TCP
 #   memif2  2 nodes over DPDK (net_memif between the two processes)
-#   kill    node 1 is killed mid-run: `dvm run` exits 1 naming node 1, in bounded time
+#   kill    node 1 is killed mid-run: `dvm run` exits 1 naming node 1, in bounded time;
+#           before that, `dvm stats` shows node 0's and node 1's DSM statistics
 #   kill-early  the same, as soon as node 1 connected (start-up)
 #   absent  node 0 started alone: it gives up after the 30 s start-up wait, naming node 1
 set -u
@@ -73,15 +74,26 @@ boot() {  # boot NAME NODES TRANSPORT
 }
 
 kill_node() {  # kill_node NAME SECONDS: kill node 1 SECONDS after it connected
-  local name=$1 log=$work/$1.log config pid status start ms ok=1
+  local name=$1 log=$work/$1.log config pid status start ms ok=1 sock
   config=$(write_config "$name" 2 tcp "$guests/smp_guest_forever.bzimage")
-  timeout -k 5 120 "$dvm" run "$config" </dev/null >"$log" 2>&1 &
+  # On the lab's tmpfs: $work is shared over 9p, where a unix socket may not bind.
+  sock=$(mktemp -d /tmp/cluster-lab.XXXXXX)/$name.sock
+  timeout -k 5 120 "$dvm" run "$config" --control "$sock" </dev/null >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     grep -q "node 1: connected" "$log" && break
     sleep 0.2
   done
   sleep "$2"
+  if [[ $2 -gt 0 ]]; then  # mid-run: every node's statistics through the control socket
+    if timeout 20 "$dvm" stats "$sock" >"$work/$name.stats" 2>&1; then
+      grep -q "^node 0 DSM faults:" "$work/$name.stats" && grep -q "^node 1 DSM faults:" "$work/$name.stats" ||
+        { echo "     $name: dvm stats lacks node 0's or node 1's DSM line"; ok=0; }
+      grep -E "^--- node|DSM faults" "$work/$name.stats" | sed 's/^/       stats: /'
+    else
+      echo "     $name: dvm stats failed: $(tail -1 "$work/$name.stats")"; ok=0
+    fi
+  fi
   pkill -KILL -f "node $config --id 1"
   start=$(date +%s%N)
   wait $pid

@@ -18,4 +18,7 @@ expect 2 "cannot open the config file" -- check-config /nonexistent/dvm.toml
 expect 2 "usage: dvm run FILE \[--control PATH\]" -- run /nonexistent/dvm.toml --bogus x
 expect 1 "no VM answers on /nonexistent/vm.sock" -- status /nonexistent/vm.sock
 expect 2 "usage: dvm destroy VM" -- destroy
+expect 0 "stats VM" -- --help
+expect 1 "dvm stats: no VM answers on /nonexistent/vm.sock" -- stats /nonexistent/vm.sock
+expect 2 "usage: dvm stats VM" -- stats a b
 exit $fail

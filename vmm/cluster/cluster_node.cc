@@ -111,6 +111,16 @@ void ClusterNode::OnControl(const net::Received& m) {
     left_.insert(m.from.value());
     cv_.NotifyAll();
     return;
+  } else if (m.type == kStatsRequest) {
+    if (absl::StatusOr<uint64_t> id = DecodeStatsRequest(m.body); id.ok()) {
+      AnswerStats(m.from, *id);
+      return;
+    }
+  } else if (m.type == kStatsReply) {
+    if (absl::StatusOr<StatsReply> reply = DecodeStatsReply(m.body, m.page); reply.ok()) {
+      TakeStatsReply(m.from, std::move(*reply));
+      return;
+    }
   }
   bad_control_.fetch_add(1, std::memory_order_relaxed);
   DVM_LOG_EVERY_SEC(WARNING, 1.0) << "dropped a malformed control message (type " << m.type << ") from node "
@@ -172,6 +182,78 @@ void ClusterNode::Stop() {
   transport_->Stop();
   io_server_.reset();
   engine_->Stop();
+}
+
+namespace {
+
+// Appends `text` and the '\n' it may lack, so the next section starts a line.
+void AppendLines(std::string* out, std::string_view text) {
+  out->append(text);
+  if (!text.empty() && text.back() != '\n') out->push_back('\n');
+}
+
+}  // namespace
+
+std::string ClusterNode::LocalStats() const {
+  return events_.local_stats ? events_.local_stats() : StatsText();
+}
+
+void ClusterNode::AnswerStats(NodeId to, uint64_t id) {
+  // On the transport's thread: formatting the text takes microseconds.
+  EncodedStatsReply reply = EncodeStatsReply({.id = id, .text = LocalStats()});
+  // A peer that went down meanwhile is reported on its own.
+  transport_->Send(to, kControlChannel, kStatsReply, reply.body, reply.page.data()).IgnoreError();
+}
+
+void ClusterNode::TakeStatsReply(NodeId from, StatsReply reply) {
+  MutexLock lock(&mu_);
+  // An answer after its gathering gave up is late, not wrong: dropped quietly.
+  if (stats_id_ == 0 || reply.id != stats_id_) return;
+  stats_replies_[from.value()] = std::move(reply.text);
+  cv_.NotifyAll();
+}
+
+std::string ClusterNode::GatherStats(std::chrono::milliseconds timeout) {
+  MutexLock gather(&gather_mu_);
+  uint64_t id = 0;
+  {
+    MutexLock lock(&mu_);
+    id = stats_id_ = ++last_stats_id_;
+    stats_replies_.clear();
+  }
+  std::map<uint32_t, std::string> unsent;  // peers the request could not reach, and why
+  for (NodeId peer : peers_) {
+    if (absl::Status s = transport_->Send(peer, kControlChannel, kStatsRequest, EncodeStatsRequest(id)); !s.ok()) {
+      unsent[peer.value()] = std::string(s.message());
+    }
+  }
+  transport_->Flush();
+  std::string out = absl::StrFormat("--- node %u ---\n", self_.value());
+  AppendLines(&out, LocalStats());
+  MutexLock lock(&mu_);
+  cv_.WaitFor(&mu_, timeout, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (NodeId peer : peers_) {
+      const uint32_t p = peer.value();
+      if (!stats_replies_.contains(p) && !down_.contains(p) && !unsent.contains(p)) return false;
+    }
+    return true;
+  });
+  for (NodeId peer : peers_) {
+    const uint32_t p = peer.value();
+    absl::StrAppendFormat(&out, "--- node %u ---\n", p);
+    if (auto it = stats_replies_.find(p); it != stats_replies_.end()) {
+      AppendLines(&out, it->second);
+    } else if (down_.contains(p)) {
+      absl::StrAppendFormat(&out, "node %u: gone (its link is down)\n", p);
+    } else if (auto why = unsent.find(p); why != unsent.end()) {
+      absl::StrAppendFormat(&out, "node %u: cannot be asked: %s\n", p, why->second);
+    } else {
+      absl::StrAppendFormat(&out, "node %u: no answer within %d ms\n", p, timeout.count());
+    }
+  }
+  stats_id_ = 0;
+  stats_replies_.clear();
+  return out;
 }
 
 std::string ClusterNode::StatsText() const {

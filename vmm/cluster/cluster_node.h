@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -45,6 +46,10 @@ struct ClusterEvents {
   // names the node and what was lost. Called from transport or engine threads,
   // possibly under the engine's lock: it must only record and wake.
   std::function<void(const std::string& detail)> on_failure;
+  // This node's full statistics (the machine's, whose text includes
+  // StatsText()), for `dvm stats`; unset: StatsText(). Called on the
+  // transport's thread to answer a peer, and by GatherStats.
+  std::function<std::string()> local_stats;
 };
 
 struct ClusterOptions {
@@ -93,6 +98,12 @@ class ClusterNode {
   // interrupts and I/O forwarded, traffic per peer.
   std::string StatsText() const;
   dsm::EngineStats dsm_stats() const { return engine_->stats(); }
+  // Every node's statistics, this node's first, each under a "--- node N ---"
+  // line: asks every peer (kStatsRequest) and waits at most `timeout` for
+  // their answers. A peer that does not answer in time, or is gone, is named
+  // in its place. One gathering at a time; a peer's text is cut to
+  // kMaxStatsText.
+  std::string GatherStats(std::chrono::milliseconds timeout);
 
  private:
   ClusterNode(const spec::VmSpec& spec, NodeId self, ClusterEvents events);
@@ -101,6 +112,9 @@ class ClusterNode {
   void OnPeerDown(NodeId peer, const absl::Status& why);
   // Sends one control message to every peer and pushes it out.
   void Broadcast(uint16_t type, std::span<const uint8_t> body);
+  std::string LocalStats() const;
+  void AnswerStats(NodeId to, uint64_t id);
+  void TakeStatsReply(NodeId from, StatsReply reply);
 
   const NodeId self_;
   std::vector<NodeId> peers_;
@@ -117,6 +131,10 @@ class ClusterNode {
   std::set<uint32_t> left_ ABSL_GUARDED_BY(mu_);  // peers that said kNodeLeft
   std::set<uint32_t> down_ ABSL_GUARDED_BY(mu_);  // peers the transport lost
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  Mutex gather_mu_;  // held by GatherStats: one gathering at a time
+  uint64_t stats_id_ ABSL_GUARDED_BY(mu_) = 0;  // the gathering's request id; 0: none
+  uint64_t last_stats_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint32_t, std::string> stats_replies_ ABSL_GUARDED_BY(mu_);  // by peer
   std::atomic<uint64_t> bad_control_{0};
 };
 

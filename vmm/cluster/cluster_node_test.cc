@@ -3,6 +3,7 @@
 #include "vmm/cluster/cluster_node.h"
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "dvm/mutex.h"
 #include "dvm/wait_for_test.h"
 #include "gtest/gtest.h"
+#include "net/factory.h"
 #include "net/free_port_for_test.h"
 
 namespace dvm::cluster {
@@ -129,6 +131,115 @@ TEST_F(ClusterNodeTest, ClockWaitGivesUpNamingNodeZero) {
   auto got = nodes_[1]->WaitForClock(std::chrono::seconds(1));
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("node 0"), std::string::npos) << got.status();
+}
+
+TEST_F(ClusterNodeTest, GathersBothNodesStats) {
+  volatile uint8_t* ram1 = memory_[1]->mapped();
+  EXPECT_EQ(ram1[3 * kPageSize], 0);  // a fault on node 1, so its DSM has something to say
+  const std::string text = nodes_[0]->GatherStats(std::chrono::seconds(5));
+  const size_t node0 = text.find("--- node 0 ---\nnode 0 DSM faults:");
+  const size_t node1 = text.find("--- node 1 ---\nnode 1 DSM faults:");
+  EXPECT_EQ(node0, 0u) << text;
+  ASSERT_NE(node1, std::string::npos) << text;
+  EXPECT_NE(text.find("node 1 link to node 0", node1), std::string::npos) << text;
+  EXPECT_EQ(text.find("no answer"), std::string::npos) << text;
+  // Either node may ask, and ask again.
+  EXPECT_NE(nodes_[1]->GatherStats(std::chrono::seconds(5)).find("--- node 0 ---\nnode 0 DSM"), std::string::npos);
+  EXPECT_NE(nodes_[0]->GatherStats(std::chrono::seconds(5)).find("--- node 1 ---\nnode 1 DSM"), std::string::npos);
+}
+
+// Three nodes: 0 and 1 are ClusterNodes, 2 is a bare transport that never
+// answers (as a node whose transport thread is stuck would not).
+class GatherStatsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string key = ::testing::TempDir() + "/gather_stats_test.key";
+    FILE* f = std::fopen(key.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(std::string(32, 'g').c_str(), f);
+    std::fclose(f);
+    spec_.name = "t";
+    spec_.memory_bytes = kRamBytes;
+    spec_.vcpu_count = 3;
+    spec_.cluster_key_file = key;
+    for (uint32_t i = 0; i < 3; ++i) {
+      spec_.nodes.push_back({NodeId(i), {"127.0.0.1", net::FreePort()}, {VcpuId(i)}, {}});
+    }
+  }
+
+  // Starts the three; node 1 reports what `node1_stats` gives.
+  void Boot(std::function<std::string()> node1_stats) {
+    std::function<std::string()> local_stats[2] = {[] { return std::string("vCPU 0: 7 exits\n"); },
+                                                   std::move(node1_stats)};
+    for (int i = 0; i < 2; ++i) {
+      auto memory = memory::GuestMemory::Create(kRamBytes, "gather-stats-test");
+      ASSERT_TRUE(memory.ok()) << memory.status();
+      memory_[i].emplace(std::move(*memory));
+      ClusterEvents callbacks = events_[i].Callbacks();
+      callbacks.local_stats = local_stats[i];
+      auto node = ClusterNode::Create(spec_, NodeId(i), &*memory_[i], std::move(callbacks),
+                                      {.connect_deadline_ms = 10'000});
+      ASSERT_TRUE(node.ok()) << node.status();
+      nodes_[i] = std::move(*node);
+    }
+    auto silent = net::MakeTransportForNode(spec_, NodeId(2), {.connect_deadline_ms = 10'000});
+    ASSERT_TRUE(silent.ok()) << silent.status();
+    silent_ = std::move(*silent);
+    std::thread one([this] { EXPECT_TRUE(nodes_[1]->Start().ok()); });
+    std::thread two([this] {
+      EXPECT_TRUE(silent_->Start({.on_message = [](const net::Received&) {},
+                                  .on_peer_down = [](NodeId, const absl::Status&) {}})
+                      .ok());
+    });
+    EXPECT_TRUE(nodes_[0]->Start().ok());
+    one.join();
+    two.join();
+  }
+  void TearDown() override {
+    if (silent_) silent_->Stop();
+    for (auto& n : nodes_) {
+      if (n) n->Stop();
+    }
+  }
+
+  spec::VmSpec spec_;
+  std::optional<memory::GuestMemory> memory_[2];
+  Events events_[2];
+  std::unique_ptr<ClusterNode> nodes_[2];
+  std::unique_ptr<net::Transport> silent_;
+};
+
+TEST_F(GatherStatsTest, NamesThePeerThatDoesNotAnswer) {
+  ASSERT_NO_FATAL_FAILURE(Boot(nullptr));  // node 1: its ClusterNode's own text
+  const auto start = std::chrono::steady_clock::now();
+  const std::string text = nodes_[0]->GatherStats(std::chrono::milliseconds(500));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(text.find("--- node 0 ---\nvCPU 0: 7 exits\n--- node 1 ---\nnode 1 DSM faults:"), 0u) << text;
+  EXPECT_NE(text.find("--- node 2 ---\nnode 2: no answer within 500 ms\n"), std::string::npos) << text;
+  EXPECT_GE(took, std::chrono::milliseconds(500));
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+
+  // Once node 2 is gone it is named at once, without waiting.
+  silent_->Stop();
+  ASSERT_TRUE(WaitFor([&] { return events_[0].failure_count() >= 1; }));
+  const auto again = std::chrono::steady_clock::now();
+  const std::string after = nodes_[0]->GatherStats(std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(5));
+  EXPECT_NE(after.find("node 1 DSM faults:"), std::string::npos) << after;
+  EXPECT_NE(after.find("--- node 2 ---\nnode 2: gone (its link is down)\n"), std::string::npos) << after;
+}
+
+TEST_F(GatherStatsTest, APeersLongTextArrivesCut) {
+  std::string long_text;
+  for (int i = 0; long_text.size() < 3 * kMaxStatsText; ++i) long_text += "vCPU 1: line " + std::to_string(i) + "\n";
+  ASSERT_NO_FATAL_FAILURE(Boot([long_text] { return long_text; }));
+  const std::string text = nodes_[0]->GatherStats(std::chrono::milliseconds(300));
+  const size_t node1 = text.find("--- node 1 ---\nvCPU 1: line 0\n");
+  const size_t node2 = text.find("--- node 2 ---");
+  ASSERT_NE(node1, std::string::npos) << text;
+  ASSERT_NE(node2, std::string::npos) << text;
+  EXPECT_LE(node2 - node1, kMaxStatsText + 64);
+  EXPECT_NE(text.find("(the rest of this node's statistics is cut"), std::string::npos);
 }
 
 }  // namespace

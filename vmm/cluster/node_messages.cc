@@ -177,4 +177,66 @@ absl::StatusOr<VmEnded> DecodeVmEnded(std::span<const uint8_t> body) {
   return e;
 }
 
+std::array<uint8_t, kStatsRequestBytes> EncodeStatsRequest(uint64_t id) {
+  std::array<uint8_t, kStatsRequestBytes> out{};
+  Put<uint64_t>(&out[0], id);
+  return out;
+}
+
+absl::StatusOr<uint64_t> DecodeStatsRequest(std::span<const uint8_t> body) {
+  if (absl::Status s = CheckSize(body, kStatsRequestBytes, "stats request"); !s.ok()) return s;
+  return Get<uint64_t>(body.data());
+}
+
+namespace {
+
+bool StatsChar(uint8_t c) { return c == '\n' || (c >= 0x20 && c < 0x7f); }
+
+// `text` cut to kMaxStatsText at the end of a line, with a note that it was.
+std::string_view CutStatsText(std::string_view text, std::string* storage) {
+  if (text.size() <= kMaxStatsText) return text;
+  constexpr std::string_view kNote = "(the rest of this node's statistics is cut: at most 4096 bytes travel)\n";
+  std::string_view head = text.substr(0, kMaxStatsText - kNote.size() - 1);  // room for a '\n'
+  if (size_t nl = head.rfind('\n'); nl != std::string_view::npos) head = head.substr(0, nl + 1);
+  *storage = std::string(head);
+  if (!storage->empty() && storage->back() != '\n') storage->push_back('\n');
+  storage->append(kNote);
+  return *storage;
+}
+
+}  // namespace
+
+// body: 0 id, 8 u32 text length, 12 zero; page: the text, then zeros
+EncodedStatsReply EncodeStatsReply(const StatsReply& r) {
+  std::string storage;
+  std::string_view text = CutStatsText(r.text, &storage);
+  EncodedStatsReply out;
+  Put<uint64_t>(&out.body[0], r.id);
+  Put<uint32_t>(&out.body[8], static_cast<uint32_t>(text.size()));
+  for (size_t i = 0; i < text.size(); ++i) {
+    const uint8_t c = static_cast<uint8_t>(text[i]);
+    out.page[i] = StatsChar(c) ? c : '?';
+  }
+  return out;
+}
+
+absl::StatusOr<StatsReply> DecodeStatsReply(std::span<const uint8_t> body, const uint8_t* page) {
+  if (absl::Status s = CheckSize(body, kStatsReplyBytes, "stats reply"); !s.ok()) return s;
+  if (page == nullptr) return absl::InvalidArgumentError("stats reply without its text page");
+  const uint8_t* p = body.data();
+  const uint32_t length = Get<uint32_t>(p + 8);
+  if (Get<uint32_t>(p + 12) != 0) return absl::InvalidArgumentError("stats reply has nonzero reserved bytes");
+  if (length > kMaxStatsText) return absl::InvalidArgumentError(absl::StrCat("stats reply of ", length, " bytes"));
+  StatsReply r{.id = Get<uint64_t>(p), .text = {}};
+  for (size_t i = 0; i < kPageSize; ++i) {
+    // A peer's text goes to a terminal: printable ASCII and newlines only,
+    // and nothing hidden after it.
+    if (i < length ? !StatsChar(page[i]) : page[i] != 0) {
+      return absl::InvalidArgumentError("stats reply text is not printable");
+    }
+  }
+  r.text.assign(reinterpret_cast<const char*>(page), length);
+  return r;
+}
+
 }  // namespace dvm::cluster

@@ -15,6 +15,8 @@
 //              before their vCPUs start, so the guest sees one clock
 //   kVmEnded   a node's machine ended (power-off, failure, ...): all stop
 //   kNodeLeft  this node's vCPUs have stopped and it needs no more pages
+//   kStatsRequest  node 0 asks a node for its statistics (`dvm stats`)
+//   kStatsReply    the node's statistics as text, echoing the request's id
 #ifndef DVM_VMM_CLUSTER_NODE_MESSAGES_H_
 #define DVM_VMM_CLUSTER_NODE_MESSAGES_H_
 
@@ -45,6 +47,8 @@ inline constexpr uint16_t kIoReply = 2;
 inline constexpr uint16_t kClockSync = 1;
 inline constexpr uint16_t kVmEnded = 2;
 inline constexpr uint16_t kNodeLeft = 3;
+inline constexpr uint16_t kStatsRequest = 4;
+inline constexpr uint16_t kStatsReply = 5;
 
 inline constexpr size_t kApicMessageBytes = 8;
 std::array<uint8_t, kApicMessageBytes> EncodeApicMessage(const irq::ApicMessage& m);
@@ -103,6 +107,30 @@ struct VmEnded {
 inline constexpr size_t kMaxEndDetail = 512;
 std::vector<uint8_t> EncodeVmEnded(const VmEnded& e);
 absl::StatusOr<VmEnded> DecodeVmEnded(std::span<const uint8_t> body);
+
+inline constexpr size_t kStatsRequestBytes = 8;  // the request id
+std::array<uint8_t, kStatsRequestBytes> EncodeStatsRequest(uint64_t id);
+absl::StatusOr<uint64_t> DecodeStatsRequest(std::span<const uint8_t> body);
+
+// A node's statistics travel in the page slot of one message: a body holds at
+// most 1 KiB (net::kMaxBodyBytes), a node's text is a few KiB, and one
+// message is still one frame. The body says how much of the page is text.
+struct StatsReply {
+  uint64_t id = 0;
+  std::string text;  // printable ASCII and '\n', at most kMaxStatsText bytes
+  bool operator==(const StatsReply&) const = default;
+};
+inline constexpr size_t kMaxStatsText = kPageSize;
+inline constexpr size_t kStatsReplyBytes = 16;
+struct EncodedStatsReply {
+  std::array<uint8_t, kStatsReplyBytes> body{};
+  std::array<uint8_t, kPageSize> page{};  // the text, then zeros
+};
+// Longer text is cut at a line's end and ends with a line that says so;
+// unprintable bytes become '?'.
+EncodedStatsReply EncodeStatsReply(const StatsReply& r);
+// `page` is the message's page (kPageSize bytes) or nullptr.
+absl::StatusOr<StatsReply> DecodeStatsReply(std::span<const uint8_t> body, const uint8_t* page);
 
 }  // namespace dvm::cluster
 

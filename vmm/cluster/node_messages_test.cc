@@ -1,5 +1,6 @@
 #include "vmm/cluster/node_messages.h"
 
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -112,6 +113,61 @@ TEST(NodeMessagesTest, VmEndedCarriesOnlyPrintableText) {
   bytes = EncodeVmEnded(end);
   bytes[6] = 1;
   EXPECT_FALSE(DecodeVmEnded(bytes).ok());
+}
+
+TEST(NodeMessagesTest, StatsRequestCarriesItsId) {
+  auto back = DecodeStatsRequest(EncodeStatsRequest(0x1122334455667788));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, 0x1122334455667788u);
+  auto bytes = EncodeStatsRequest(1);
+  EXPECT_FALSE(DecodeStatsRequest(std::span(bytes).first(7)).ok());
+}
+
+TEST(NodeMessagesTest, StatsReplyRoundTripsInItsPage) {
+  StatsReply reply{.id = 7, .text = "node 1 DSM faults: read 3\nnode 1 link to node 0: 5 messages\n"};
+  EncodedStatsReply e = EncodeStatsReply(reply);
+  auto back = DecodeStatsReply(e.body, e.page.data());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, reply);
+  StatsReply full{.id = 8, .text = std::string(kMaxStatsText, 'f')};  // exactly fits: unchanged
+  e = EncodeStatsReply(full);
+  EXPECT_EQ(*DecodeStatsReply(e.body, e.page.data()), full);
+  // Control characters are replaced on the way out and refused on the way in.
+  e = EncodeStatsReply({.id = 1, .text = "a\x1b[2Jb\n"});
+  EXPECT_EQ(DecodeStatsReply(e.body, e.page.data())->text, "a?[2Jb\n");
+  e.page[1] = 0x1b;
+  EXPECT_FALSE(DecodeStatsReply(e.body, e.page.data()).ok());
+}
+
+TEST(NodeMessagesTest, LongStatsAreCutAtALineEnd) {
+  std::string text;
+  for (int i = 0; text.size() < 3 * kMaxStatsText; ++i) text += "node 2 line " + std::to_string(i) + "\n";
+  EncodedStatsReply e = EncodeStatsReply({.id = 3, .text = text});
+  auto back = DecodeStatsReply(e.body, e.page.data());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_LE(back->text.size(), kMaxStatsText);
+  EXPECT_EQ(text.rfind(back->text.substr(0, back->text.rfind("(the rest")), 0), 0u) << "a prefix of whole lines";
+  EXPECT_NE(back->text.find("(the rest of this node's statistics is cut"), std::string::npos);
+  // One endless line too.
+  e = EncodeStatsReply({.id = 3, .text = std::string(2 * kMaxStatsText, 'x')});
+  back = DecodeStatsReply(e.body, e.page.data());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_LE(back->text.size(), kMaxStatsText);
+}
+
+TEST(NodeMessagesTest, StatsReplyRejectsWhatNoNodeSends) {
+  EncodedStatsReply e = EncodeStatsReply({.id = 1, .text = "ok\n"});
+  EXPECT_FALSE(DecodeStatsReply(e.body, nullptr).ok()) << "no page";
+  EXPECT_FALSE(DecodeStatsReply(std::span(e.body).first(15), e.page.data()).ok());
+  EncodedStatsReply bad = e;
+  bad.body[12] = 1;  // reserved
+  EXPECT_FALSE(DecodeStatsReply(bad.body, bad.page.data()).ok());
+  bad = e;
+  bad.body[9] = 0x20;  // length 8195: longer than the page
+  EXPECT_FALSE(DecodeStatsReply(bad.body, bad.page.data()).ok());
+  bad = e;
+  bad.page[100] = 'x';  // bytes hidden after the text
+  EXPECT_FALSE(DecodeStatsReply(bad.body, bad.page.data()).ok());
 }
 
 }  // namespace

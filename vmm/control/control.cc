@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -29,30 +30,42 @@ using Clock = std::chrono::steady_clock;
 // replies): the server serves one client at a time, so a stuck client holds
 // up the others at most this long.
 constexpr std::chrono::milliseconds kClientTime{1000};
+// The time the handler takes (stats wait up to a second for other nodes) is
+// not the client's: it is added to the client's time, up to this much per
+// connection, so that a client that sends many requests at once cannot hold
+// the server much longer either.
+constexpr std::chrono::milliseconds kHandlerTime{3000};
 
 int RemainingMs(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-// Reads up to '\n' (not included). False on EOF, error, overlong line or timeout.
-bool ReadLine(int fd, Clock::time_point deadline, std::string* line, std::string* buffer) {
+// Reads up to '\n' (not included), a line of at most `max_bytes`. False on
+// EOF, error, overlong line or timeout.
+bool ReadLine(int fd, Clock::time_point deadline, size_t max_bytes, std::string* line, std::string* buffer) {
   while (true) {
     if (size_t nl = buffer->find('\n'); nl != std::string::npos) {
+      if (nl > max_bytes) return false;
       *line = buffer->substr(0, nl);
       buffer->erase(0, nl + 1);
       return true;
     }
-    if (buffer->size() > kMaxLineBytes) return false;
+    if (buffer->size() > max_bytes) return false;
     pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, RemainingMs(deadline));
     if (ready <= 0) return false;
-    char chunk[256];
+    char chunk[4096];
     const ssize_t n = ::read(fd, chunk, sizeof(chunk));
     if (n <= 0) return false;
     buffer->append(chunk, static_cast<size_t>(n));
   }
 }
+
+bool Printable(char c) { return c >= 0x20 && c < 0x7f; }
+
+// The last line of a reply that did not fit.
+constexpr absl::string_view kCutNote = "(the rest is cut: a control reply holds at most 4096 lines, 512 KiB)";
 
 }  // namespace
 
@@ -85,16 +98,93 @@ absl::StatusOr<VmStatus> ParseStatusReply(absl::string_view reply) {
   return s;
 }
 
+std::string FormatLinesReply(absl::string_view text) {
+  if (text.empty()) return "ok 0";
+  if (text.back() == '\n') text.remove_suffix(1);
+  std::string body;  // "\nLINE" per line: as many bytes as the client's text
+  size_t count = 0;
+  bool cut = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = line.substr(0, kMaxReplyLineBytes);  // longer lines lose their end
+    // Room for this line and for the note that would follow a cut.
+    if (count + 2 > kMaxReplyLines || body.size() + line.size() + kCutNote.size() + 2 > kMaxReplyBytes) {
+      cut = true;
+      break;
+    }
+    body += '\n';
+    for (char c : line) body += Printable(c) ? c : '?';
+    ++count;
+  }
+  if (cut) {
+    absl::StrAppend(&body, "\n", kCutNote);
+    ++count;
+  }
+  return absl::StrCat("ok ", count, body);
+}
+
+absl::StatusOr<size_t> ParseLinesHeader(absl::string_view header) {
+  if (absl::StartsWith(header, "error ")) return absl::FailedPreconditionError(header.substr(6));
+  uint64_t lines = 0;
+  if (!absl::StartsWith(header, "ok ") || !absl::SimpleAtoi(header.substr(3), &lines)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad reply header '", header.substr(0, 64), "'"));
+  }
+  if (lines > kMaxReplyLines) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the reply announces ", lines, " lines; the limit is ", kMaxReplyLines));
+  }
+  return static_cast<size_t>(lines);
+}
+
+absl::Status AppendReplyLine(absl::string_view line, std::string* text) {
+  if (line.size() > kMaxReplyLineBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a reply line of ", line.size(), " bytes; the limit is ", kMaxReplyLineBytes));
+  }
+  for (char c : line) {
+    // The text goes to a terminal.
+    if (!Printable(c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("an unprintable byte (", static_cast<int>(static_cast<uint8_t>(c)), ") in the reply"));
+    }
+  }
+  if (text->size() + line.size() + 1 > kMaxReplyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the reply is longer than ", kMaxReplyBytes, " bytes"));
+  }
+  absl::StrAppend(text, line, "\n");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ParseLinesReply(absl::string_view reply) {
+  size_t nl = reply.find('\n');
+  ASSIGN_OR_RETURN(size_t lines, ParseLinesHeader(reply.substr(0, nl)));
+  reply = nl == absl::string_view::npos ? absl::string_view() : reply.substr(nl + 1);
+  std::string text;
+  for (size_t i = 0; i < lines; ++i) {
+    if (reply.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("the reply ends after ", i, " of ", lines, " lines"));
+    }
+    nl = reply.find('\n');
+    RETURN_IF_ERROR(AppendReplyLine(reply.substr(0, nl), &text));
+    reply = nl == absl::string_view::npos ? absl::string_view() : reply.substr(nl + 1);
+  }
+  if (!reply.empty()) return absl::InvalidArgumentError("the reply has more lines than it announces");
+  return text;
+}
+
 std::string HandleRequest(absl::string_view request, Handler& handler) {
   if (!request.empty() && request.back() == '\r') request.remove_suffix(1);
   absl::Status result;
   if (request == "status") return FormatStatusReply(handler.Status());
+  if (request == "stats") {
+    absl::StatusOr<std::string> text = handler.Stats();
+    return text.ok() ? FormatLinesReply(*text) : absl::StrCat("error ", text.status().message());
+  }
   if (request == "shutdown") {
     result = handler.Shutdown();
   } else if (request == "destroy") {
     result = handler.Destroy();
   } else {
-    return absl::StrCat("error unknown request '", request.substr(0, 64), "' (status, shutdown, destroy)");
+    return absl::StrCat("error unknown request '", request.substr(0, 64), "' (status, stats, shutdown, destroy)");
   }
   return result.ok() ? "ok" : absl::StrCat("error ", result.message());
 }
@@ -159,9 +249,17 @@ void Server::Loop() {
 void Server::Serve(int fd) {
   std::string buffer;
   std::string line;
-  const Clock::time_point deadline = Clock::now() + kClientTime;
-  while (ReadLine(fd, deadline, &line, &buffer)) {
-    if (!WriteAll(fd, HandleRequest(line, *handler_) + "\n", deadline).ok()) return;
+  Clock::time_point deadline = Clock::now() + kClientTime;
+  Clock::duration handler_budget = kHandlerTime;
+  // Checked before each request too: requests sent all at once are read
+  // from the buffer without waiting.
+  while (RemainingMs(deadline) > 0 && ReadLine(fd, deadline, kMaxLineBytes, &line, &buffer)) {
+    const Clock::time_point start = Clock::now();
+    std::string reply = HandleRequest(line, *handler_);
+    const Clock::duration extra = std::min<Clock::duration>(Clock::now() - start, handler_budget);
+    handler_budget -= extra;
+    deadline += extra;
+    if (!WriteAll(fd, reply + "\n", deadline).ok()) return;
   }
 }
 
@@ -175,11 +273,41 @@ absl::StatusOr<std::string> Exchange(int fd, const std::string& path, absl::stri
   }
   std::string buffer;
   std::string line;
-  if (!ReadLine(fd, deadline, &line, &buffer)) {
+  if (!ReadLine(fd, deadline, kMaxLineBytes, &line, &buffer)) {
     return RemainingMs(deadline) == 0 ? absl::DeadlineExceededError(absl::StrCat("no reply from ", path))
                                       : absl::UnavailableError(absl::StrCat(path, " closed without a reply"));
   }
   return line;
+}
+
+// Sends `request`, then reads the "ok N" header and N lines, checking every
+// bound before it reads on.
+absl::StatusOr<std::string> ExchangeLines(int fd, const std::string& path, absl::string_view request,
+                                          Clock::time_point deadline) {
+  if (absl::Status s = WriteAll(fd, absl::StrCat(request, "\n"), deadline); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot send to ", path, ": ", s.message()));
+  }
+  std::string buffer;
+  std::string line;
+  size_t lines = 0;
+  std::string text;
+  for (size_t i = 0; i <= lines; ++i) {
+    const size_t max_bytes = i == 0 ? kMaxLineBytes : kMaxReplyLineBytes;
+    if (!ReadLine(fd, deadline, max_bytes, &line, &buffer)) {
+      if (RemainingMs(deadline) == 0) return absl::DeadlineExceededError(absl::StrCat("no whole reply from ", path));
+      if (buffer.size() > max_bytes || buffer.find('\n') != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(path, " sent a reply line over ", max_bytes, " bytes"));
+      }
+      return absl::UnavailableError(i == 0 ? absl::StrCat(path, " closed without a reply")
+                                           : absl::StrCat(path, " closed after ", i - 1, " of ", lines, " lines"));
+    }
+    if (i == 0) {
+      ASSIGN_OR_RETURN(lines, ParseLinesHeader(line));
+    } else {
+      RETURN_IF_ERROR(AppendReplyLine(line, &text));
+    }
+  }
+  return text;
 }
 
 absl::StatusOr<UniqueFd> Connect(const std::string& path, Clock::time_point deadline) {
@@ -197,6 +325,13 @@ absl::StatusOr<std::string> Call(const std::string& path, absl::string_view requ
   const Clock::time_point deadline = Clock::now() + timeout;
   ASSIGN_OR_RETURN(UniqueFd fd, Connect(path, deadline));
   return Exchange(fd.get(), path, request, deadline);
+}
+
+absl::StatusOr<std::string> CallForLines(const std::string& path, absl::string_view request,
+                                         std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  ASSIGN_OR_RETURN(UniqueFd fd, Connect(path, deadline));
+  return ExchangeLines(fd.get(), path, request, deadline);
 }
 
 absl::StatusOr<VmStatus> QueryStatus(const std::string& path, std::chrono::milliseconds timeout) {

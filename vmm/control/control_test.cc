@@ -1,14 +1,20 @@
 #include "vmm/control/control.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -28,10 +34,17 @@ class FakeHandler : public Handler {
     ++destroys;
     return fail_destroy ? absl::InternalError("cannot") : absl::OkStatus();
   }
+  absl::StatusOr<std::string> Stats() override {
+    std::this_thread::sleep_for(stats_delay);
+    if (stats_text.empty()) return absl::UnavailableError("no stats here");
+    return stats_text;
+  }
   std::atomic<int> shutdowns{0};
   std::atomic<int> destroys{0};
   bool fail_destroy = false;
   pid_t pid = 4242;
+  std::string stats_text;
+  std::chrono::milliseconds stats_delay{0};
 };
 
 class ControlTest : public ::testing::Test {
@@ -74,6 +87,61 @@ TEST(ControlProtocol, StatusRoundTrips) {
   EXPECT_EQ(ParseStatusReply("error gone").status().message(), "gone");
 }
 
+TEST(ControlProtocol, StatsIsAMultiLineReply) {
+  FakeHandler h;
+  EXPECT_EQ(HandleRequest("stats", h), "error no stats here");
+  h.stats_text = "node 0 DSM faults: read 3\nnode 1 DSM faults: read 4\n";
+  EXPECT_EQ(HandleRequest("stats", h), "ok 2\nnode 0 DSM faults: read 3\nnode 1 DSM faults: read 4");
+}
+
+TEST(ControlProtocol, LinesReplyRoundTrips) {
+  for (std::string text : std::vector<std::string>{"", "one\n", "a\n\nc d e\n"}) {
+    auto back = ParseLinesReply(FormatLinesReply(text));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, text);
+    back = ParseLinesReply(FormatLinesReply(text) + "\n");  // as it comes off the socket
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, text);
+  }
+  EXPECT_EQ(FormatLinesReply(""), "ok 0");
+  EXPECT_EQ(*ParseLinesReply(FormatLinesReply("no final newline")), "no final newline\n");
+  EXPECT_EQ(*ParseLinesReply(FormatLinesReply("esc \x1b[2J, tab\t\n")), "esc ?[2J, tab?\n");
+}
+
+TEST(ControlProtocol, FormatCutsTextToTheBounds) {
+  std::string many_lines;
+  for (int i = 0; i < 10'000; ++i) absl::StrAppend(&many_lines, "line ", i, "\n");
+  std::string long_lines;
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&long_lines, std::string(kMaxReplyLineBytes - 1, 'x'), "\n");
+  for (const std::string& text :
+       std::vector<std::string>{many_lines, long_lines, std::string(3 * kMaxReplyLineBytes, 'y')}) {
+    const std::string reply = FormatLinesReply(text);
+    auto back = ParseLinesReply(reply);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_LE(back->size(), kMaxReplyBytes);
+    EXPECT_LT(back->size(), text.size() + 1);
+  }
+  EXPECT_THAT(*ParseLinesReply(FormatLinesReply(many_lines)), HasSubstr("(the rest is cut"));
+  EXPECT_THAT(*ParseLinesReply(FormatLinesReply(long_lines)), HasSubstr("(the rest is cut"));
+  EXPECT_EQ(ParseLinesReply(FormatLinesReply(std::string(3 * kMaxReplyLineBytes, 'y')))->size(),
+            kMaxReplyLineBytes + 1);
+}
+
+TEST(ControlProtocol, ParseRefusesBrokenOrOversizedReplies) {
+  EXPECT_EQ(ParseLinesReply("error gone").status().message(), "gone");
+  EXPECT_TRUE(absl::IsFailedPrecondition(ParseLinesReply("error gone").status()));
+  for (const std::string& bad : std::vector<std::string>{"", "ok", "ok x", "ok -1", "okay 1\na", "ok 99999\na", "ok 2\na", "ok 1\na\nb",
+                          "ok 1\nbell \x07", "ok 1\n\xff",
+                          "ok 1\n" + std::string(kMaxReplyLineBytes + 1, 'x')}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseLinesReply(bad).status())) << "accepted: " << bad.substr(0, 40);
+  }
+  std::string too_much = absl::StrCat("ok ", kMaxReplyLines);
+  for (size_t i = 0; i < kMaxReplyLines; ++i) absl::StrAppend(&too_much, "\n", std::string(200, 'z'));
+  auto status = ParseLinesReply(too_much).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("longer than"));
+}
+
 TEST_F(ControlTest, ServesCallsOverTheSocket) {
   handler_.pid = getpid();
   auto server = Server::Start(path_, &handler_);
@@ -88,6 +156,120 @@ TEST_F(ControlTest, ServesCallsOverTheSocket) {
   server->reset();
   EXPECT_FALSE(std::filesystem::exists(path_)) << "the socket is removed on stop";
   EXPECT_TRUE(absl::IsUnavailable(Call(path_, "status").status()));
+}
+
+TEST_F(ControlTest, ServesStatsEvenWhenTheyTakeLongerThanAClientMay) {
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&handler_.stats_text, "node ", i % 4, " line ", i, "\n");
+  handler_.stats_delay = std::chrono::milliseconds(1500);  // more than the server's 1 s per client
+  auto server = Server::Start(path_, &handler_);
+  ASSERT_TRUE(server.ok());
+  auto text = CallForLines(path_, "stats");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, handler_.stats_text);
+  handler_.stats_text.clear();
+  handler_.stats_delay = std::chrono::milliseconds(0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(CallForLines(path_, "stats").status()));
+}
+
+TEST_F(ControlTest, RequestsSentAllAtOnceHoldTheServerBoundedTime) {
+  handler_.stats_text = "x\n";
+  handler_.stats_delay = std::chrono::milliseconds(500);
+  auto server = Server::Start(path_, &handler_);
+  ASSERT_TRUE(server.ok());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path_.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string twenty;
+  for (int i = 0; i < 20; ++i) twenty += "stats\n";  // 10 s of handler time
+  ASSERT_EQ(::send(fd, twenty.data(), twenty.size(), MSG_NOSIGNAL), static_cast<ssize_t>(twenty.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto start = std::chrono::steady_clock::now();
+  auto status = QueryStatus(path_, std::chrono::seconds(10));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  ASSERT_TRUE(status.ok()) << status.status();
+  // 1 s of the client's own, 3 s of handler time, one request's overrun.
+  EXPECT_LT(took, std::chrono::milliseconds(5000));
+}
+
+// Serves one connection on `path` with whatever `reply` writes, until the
+// client goes away: a control socket gone wrong.
+class RawServer {
+ public:
+  RawServer(const std::string& path, std::function<bool(int fd)> reply) {
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(listen_fd_, 1), 0);
+    thread_ = std::thread([this, reply] {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      char request[64];
+      (void)!::read(fd, request, sizeof(request));
+      while (reply(fd)) {
+      }
+      ::close(fd);
+    });
+  }
+  ~RawServer() {
+    thread_.join();
+    ::close(listen_fd_);
+  }
+
+ private:
+  int listen_fd_ = -1;
+  std::thread thread_;
+};
+
+bool Send(int fd, const std::string& s) { return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) > 0; }
+
+// Waits a little; false once the client closed its end.
+bool ClientStillThere(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  ::poll(&p, 1, 50);
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+  return n > 0 || (n < 0 && errno == EAGAIN);
+}
+
+TEST_F(ControlTest, AClientReadsNoMoreThanTheBoundsFromABrokenServer) {
+  {
+    // Lines without end: the client stops after the bytes allowed.
+    RawServer server(path_, [first = true](int fd) mutable {
+      std::string chunk = first ? absl::StrCat("ok ", kMaxReplyLines, "\n") : "";
+      first = false;
+      return Send(fd, chunk + std::string(1000, 'x') + "\n");
+    });
+    auto text = CallForLines(path_, "stats");
+    EXPECT_TRUE(absl::IsInvalidArgument(text.status())) << text.status();
+    EXPECT_THAT(text.status().message(), HasSubstr("longer than"));
+  }
+  std::filesystem::remove(path_);
+  {
+    // One endless line.
+    RawServer server(path_, [first = true](int fd) mutable {
+      std::string chunk = first ? "ok 1\n" : "";
+      first = false;
+      return Send(fd, chunk + std::string(1000, 'x'));
+    });
+    auto text = CallForLines(path_, "stats");
+    EXPECT_TRUE(absl::IsInvalidArgument(text.status())) << text.status();
+    EXPECT_THAT(text.status().message(), HasSubstr("over 4096 bytes"));
+  }
+  std::filesystem::remove(path_);
+  {
+    // Fewer lines than announced, then silence: the client's time limit.
+    RawServer server(path_, [first = true](int fd) mutable {
+      if (!first) return ClientStillThere(fd);
+      first = false;
+      return Send(fd, "ok 3\nonly one\n");
+    });
+    auto text = CallForLines(path_, "stats", std::chrono::milliseconds(500));
+    EXPECT_TRUE(absl::IsDeadlineExceeded(text.status())) << text.status();
+  }
 }
 
 TEST_F(ControlTest, ReplacesAStaleSocketButNotALiveOne) {

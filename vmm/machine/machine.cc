@@ -310,6 +310,9 @@ absl::Status JoinCluster(Machine::Parts& p, const MachineOptions& options, Machi
             machine->EndAsPeerSaid(reason, end.exit_status, end.detail);
           },
       .on_failure = [machine](const std::string& detail) { machine->End(EndReason::kFailed, 1, detail); },
+      // Asked only between ClusterNode::Start and Stop, while the vCPUs and
+      // devices it reads exist (~Machine stops the cluster before they go).
+      .local_stats = [machine] { return machine->StatsText(); },
   };
   ASSIGN_OR_RETURN(p.cluster, cluster::ClusterNode::Create(p.spec, p.self, &*p.memory, std::move(events),
                                                            {.connect_deadline_ms = options.connect_deadline_ms}));
@@ -537,6 +540,11 @@ std::string Machine::StatsText() const {
                         c.TopUnclaimedPorts(4), c.unclaimed_mmio.load(), c.last_unclaimed_mmio.load());
   if (parts_->cluster) out += parts_->cluster->StatsText();
   return out;
+}
+
+std::string Machine::GatherStatsText(std::chrono::milliseconds timeout) {
+  if (parts_->cluster) return parts_->cluster->GatherStats(timeout);
+  return absl::StrCat("--- node ", parts_->self.value(), " ---\n", StatsText());  // as GatherStats shows it
 }
 
 }  // namespace dvm::machine

@@ -77,6 +77,10 @@ class Machine {
   // Exits, injections and unclaimed accesses per vCPU, and with several
   // nodes this node's DSM, interrupt, I/O and link counters, as text.
   std::string StatsText() const;
+  // Every node's StatsText, this node's first (see ClusterNode::GatherStats):
+  // waits at most `timeout` for the other nodes. With one node, StatsText()
+  // under the same "--- node 0 ---" line.
+  std::string GatherStatsText(std::chrono::milliseconds timeout);
 
   struct Parts;  // everything the machine owns (machine.cc)
 

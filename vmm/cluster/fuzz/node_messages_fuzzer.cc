@@ -20,13 +20,29 @@ void RoundTrip(std::span<const uint8_t> body, Decode decode, Encode encode) {
   }
 }
 
+// The stats reply comes as a body and a page: the first kStatsReplyBytes of
+// the input are the body, the next kPageSize (when there) the page.
+void StatsReplyRoundTrip(std::span<const uint8_t> in) {
+  using namespace dvm::cluster;
+  std::span<const uint8_t> body = in.first(std::min(in.size(), kStatsReplyBytes));
+  std::span<const uint8_t> rest = in.subspan(body.size());
+  const uint8_t* page = rest.size() == dvm::kPageSize ? rest.data() : nullptr;
+  auto decoded = DecodeStatsReply(body, page);
+  if (!decoded.ok()) return;
+  EncodedStatsReply again = EncodeStatsReply(*decoded);
+  if (!std::equal(again.body.begin(), again.body.end(), body.begin(), body.end()) ||
+      !std::equal(again.page.begin(), again.page.end(), page, page + dvm::kPageSize)) {
+    std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace dvm::cluster;
   if (size == 0) return 0;
   std::span<const uint8_t> body(data + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0:
       RoundTrip(body, DecodeApicMessage, EncodeApicMessage);
       break;
@@ -44,6 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 5:
       RoundTrip(body, DecodeVmEnded, EncodeVmEnded);
+      break;
+    case 6:
+      RoundTrip(body, DecodeStatsRequest, EncodeStatsRequest);
+      break;
+    case 7:
+      StatsReplyRoundTrip(body);
       break;
   }
   return 0;
