@@ -1,8 +1,8 @@
 #include "dsm/engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
+#include <chrono>
 #include <type_traits>
 #include <utility>
 
@@ -10,7 +10,6 @@
 #include "dsm/message.h"
 #include "dvm/log.h"
 #include "dvm/status.h"
-#include "dvm/thread_name.h"
 
 namespace dvm::dsm {
 namespace {
@@ -90,8 +89,7 @@ Engine::Engine(EngineOptions options, memory::GuestMemory* memory, memory::Userf
       transport_(transport),
       on_error_(std::move(on_error)),
       fault_threads_(options.fault_threads),
-      protocol_(options.self, std::move(options.homes), options.protocol),
-      hold_ns_(options.hold_ns) {}
+      protocol_(options.self, std::move(options.homes), options.protocol) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -102,19 +100,14 @@ absl::Status Engine::Start() {
         MutexLock lock(&mu_);
         on_error_(Annotate(s, "dsm fault source"));
       });
-  if (hold_ns_ > 0) hold_thread_ = std::thread([this] { EndHolds(); });
   return faults_->Start(fault_threads_);
 }
 
 void Engine::Stop() {
   if (faults_) faults_->Stop();
-  {
-    MutexLock lock(&mu_);
-    stopped_ = true;
-    pin_cv_.NotifyAll();
-    hold_cv_.NotifyAll();
-  }
-  if (hold_thread_.joinable()) hold_thread_.join();
+  MutexLock lock(&mu_);
+  stopped_ = true;
+  pin_cv_.NotifyAll();
 }
 
 void Engine::OnFaults(std::span<const memory::Fault> faults) {
@@ -133,7 +126,7 @@ void Engine::OnFaults(std::span<const memory::Fault> faults) {
     if (kind == OpKind::kReadMiss || kind == OpKind::kWriteMiss || kind == OpKind::kUpgrade) {
       ++misses_by_page_[gfn.value()];
     }
-    waiters_[token] = Waiter{gfn, /*pin=*/false, /*missing=*/!f.wp, kind, NowNs(), access};
+    waiters_[token] = Waiter{gfn, /*pin=*/false, /*missing=*/!f.wp, kind, NowNs()};
     HandleLocked(FaultEvent{gfn, access, token}, {});
   }
 }
@@ -243,43 +236,6 @@ void Engine::HandleLocked(const Event& event, std::span<const uint8_t> page) {
   for (const Action& action : actions_) ExecuteLocked(action, page);
   FlushOutboxLocked();
   stats_.steps[static_cast<size_t>(EngineStep::kLockHeld)].Record(NowNs() - start);
-  if (!holds_to_start_.empty()) StartHoldsLocked();
-}
-
-void Engine::StartHoldsLocked() {
-  std::vector<Hold> starting;
-  starting.swap(holds_to_start_);
-  for (const Hold& hold : starting) {
-    // Only while the page still allows the access: a later action of the
-    // same event may already have passed it on, and a hold must never fetch.
-    const PageState state = protocol_.StateOf(hold.gfn);
-    const bool allowed = state == PageState::kModified ||
-                         (state == PageState::kShared && hold.access == Access::kRead);
-    if (!allowed) continue;
-    const uint64_t token = next_token_++;
-    waiters_[token] = Waiter{hold.gfn, /*pin=*/true, false, OpKind::kHit, NowNs(), hold.access, /*hold=*/true};
-    HandleLocked(PinEvent{hold.gfn, hold.access, token}, {});
-  }
-}
-
-void Engine::EndHolds() {
-  SetThreadName("dsm-hold");
-  MutexLock lock(&mu_);
-  while (!stopped_) {
-    if (holds_.empty()) {
-      hold_cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_ || !holds_.empty(); });
-      continue;
-    }
-    const uint64_t now = NowNs();
-    const Hold first = holds_.front();
-    if (first.until_ns > now) {
-      hold_cv_.WaitFor(&mu_, std::chrono::nanoseconds(first.until_ns - now),
-                       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; });
-      continue;
-    }
-    holds_.pop_front();
-    HandleLocked(UnpinEvent{first.gfn, first.access}, {});
-  }
 }
 
 template <typename Op>
@@ -360,15 +316,6 @@ void Engine::WakeLocked(const WakeAction& wake) {
   }
   Waiter w = it->second;
   waiters_.erase(it);
-  if (w.hold) {
-    // The window starts when the pin is granted (at once: StartHoldsLocked
-    // checked the state).
-    if (wake.ok) {
-      holds_.push_back({w.gfn, w.access, NowNs() + hold_ns_});
-      hold_cv_.NotifyAll();
-    }
-    return;
-  }
   if (w.pin) {
     pin_results_[wake.token] = wake.ok;
     pin_cv_.NotifyAll();
@@ -392,7 +339,6 @@ void Engine::WakeLocked(const WakeAction& wake) {
     woken_.push_back(w.gfn);
   }
   stats_.latency[static_cast<size_t>(w.kind)].Record(NowNs() - w.start_ns);
-  if (hold_ns_ > 0) holds_to_start_.push_back({w.gfn, w.access});
 }
 
 void Engine::ReportLocked(const ErrorAction& error) {

@@ -25,11 +25,9 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
-#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -98,14 +96,6 @@ struct EngineOptions {
   HomeMap homes;
   ProtocolOptions protocol;
   int fault_threads = 1;
-  // Hold window: once a fault is resolved, the page stays here, in a state
-  // that allows the faulting access, for at least this long (a pin taken for
-  // the access; requests from other nodes wait). The protocol wakes the
-  // faulting thread and nothing more; without a hold, a request from another
-  // node may take the page away before the woken vCPU has re-run its access,
-  // and on a page that vCPUs of several nodes spin on (a barrier, a lock)
-  // no node's access may complete for seconds. 0: no hold.
-  uint64_t hold_ns = 0;
 };
 
 class Engine {
@@ -153,13 +143,6 @@ class Engine {
     bool missing = false;  // a MISSING fault (else WP)
     OpKind kind = OpKind::kHit;
     uint64_t start_ns = 0;
-    Access access = Access::kRead;
-    bool hold = false;  // a hold window's pin: nobody waits for it
-  };
-  struct Hold {
-    Gfn gfn;
-    Access access;
-    uint64_t until_ns = 0;
   };
 
   Engine(EngineOptions options, memory::GuestMemory* memory, memory::Userfaultfd uffd,
@@ -180,10 +163,6 @@ class Engine {
   // Hands the queued messages to the transport, in order.
   void FlushOutboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeLocked(const WakeAction& wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Pins the pages whose faults the last event resolved (see hold_ns).
-  void StartHoldsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The hold thread: unpins each hold when its window ends.
-  void EndHolds();
   void ReportLocked(const ErrorAction& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A page operation failed: the node can no longer keep its memory coherent.
   void CheckLocked(const absl::Status& status, const char* what, Gfn gfn)
@@ -224,13 +203,6 @@ class Engine {
 
   // Last: its threads call OnFaults, so they must stop before the rest goes.
   std::unique_ptr<FaultSource> faults_;
-  const uint64_t hold_ns_;
-  CondVar hold_cv_;
-  // Holds to start once the event being handled is done, and the running
-  // ones in the order they end (every window is hold_ns_ long).
-  std::vector<Hold> holds_to_start_ ABSL_GUARDED_BY(mu_);
-  std::deque<Hold> holds_ ABSL_GUARDED_BY(mu_);
-  std::thread hold_thread_;
 };
 
 }  // namespace dvm::dsm

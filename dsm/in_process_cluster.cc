@@ -35,8 +35,7 @@ absl::StatusOr<std::unique_ptr<InProcessCluster>> InProcessCluster::Create(
     auto node = std::make_unique<Node>(std::move(memory));
     ASSIGN_OR_RETURN(node->transport, make(NodeId(i)));
     Node* raw = node.get();
-    EngineOptions engine_options{
-        .self = NodeId(i), .homes = homes, .protocol = options.protocol, .hold_ns = options.hold_ns};
+    EngineOptions engine_options{.self = NodeId(i), .homes = homes, .protocol = options.protocol};
     ASSIGN_OR_RETURN(node->engine,
                      Engine::Create(engine_options, &node->memory, node->transport.get(),
                                     [raw](const absl::Status& s) {

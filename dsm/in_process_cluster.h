@@ -33,7 +33,6 @@ class InProcessCluster {
     uint64_t pages = 64;
     uint64_t interleave_bytes = kPageSize;  // homes alternate page by page
     ProtocolOptions protocol;
-    uint64_t hold_ns = 0;  // EngineOptions::hold_ns
   };
   static absl::StatusOr<std::unique_ptr<InProcessCluster>> Create(const Options& options,
                                                                   const TransportMaker& make);

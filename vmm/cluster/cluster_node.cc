@@ -38,8 +38,7 @@ absl::StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Create(const spec::VmS
   dsm::EngineOptions engine_options{.self = self,
                                     .homes = std::move(homes),
                                     .protocol = protocol,
-                                    .fault_threads = options.fault_threads,
-                                    .hold_ns = uint64_t{spec.dsm.hold_us} * 1000};
+                                    .fault_threads = options.fault_threads};
   ClusterNode* raw = node.get();
   ASSIGN_OR_RETURN(node->engine_,
                    dsm::Engine::Create(std::move(engine_options), memory, node->transport_.get(),

@@ -232,26 +232,19 @@ class ConfigReader {
     if (AsTable(cluster, "cluster") == nullptr) return;
     CheckKeys(cluster, "cluster", {"key_file", "halted_tick_limit_ms"});
     if (auto key = GetString(cluster, "cluster", "key_file")) spec_.cluster_key_file = ResolvePath(*key);
-    ReadBounded(cluster, "cluster", "halted_tick_limit_ms", kMaxHaltedTickLimitMs, &spec_.halted_tick_limit_ms);
-  }
-
-  // An integer key in 0..max, stored in *out when present and in range.
-  void ReadBounded(const toml::value& table, const std::string& section, const std::string& key, uint32_t max,
-                   uint32_t* out) {
-    std::optional<int64_t> value = GetInt(table, section, key);
-    if (!value) return;
-    const std::string field = absl::StrCat(section, ".", key);
-    if (*value < 0 || *value > max) {
-      Error(lines_[field], field, absl::StrCat("must be between 0 and ", max, ", got ", *value));
-    } else {
-      *out = static_cast<uint32_t>(*value);
+    if (auto ms = GetInt(cluster, "cluster", "halted_tick_limit_ms")) {
+      if (*ms < 0 || *ms > kMaxHaltedTickLimitMs) {
+        Error(lines_["cluster.halted_tick_limit_ms"], "cluster.halted_tick_limit_ms",
+              absl::StrCat("must be between 0 and ", kMaxHaltedTickLimitMs, ", got ", *ms));
+      } else {
+        spec_.halted_tick_limit_ms = static_cast<uint32_t>(*ms);
+      }
     }
   }
 
   void ReadDsm(const toml::value& dsm) {
     if (AsTable(dsm, "dsm") == nullptr) return;
-    CheckKeys(dsm, "dsm", {"home", "interleave", "range", "transport", "hold_us"});
-    ReadBounded(dsm, "dsm", "hold_us", kMaxDsmHoldUs, &spec_.dsm.hold_us);
+    CheckKeys(dsm, "dsm", {"home", "interleave", "range", "transport"});
     if (auto home = GetString(dsm, "dsm", "home")) {
       if (std::optional<HomePolicy> policy = ParseHomePolicy(*home)) {
         spec_.dsm.home = *policy;

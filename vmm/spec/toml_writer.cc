@@ -35,7 +35,6 @@ std::string WriteTomlConfig(const VmSpec& spec) {
   absl::StrAppend(&t, "\n[dsm]\ntransport = \"", spec.dsm.transport == TransportKind::kDpdk ? "dpdk" : "tcp", "\"\n");
   absl::StrAppend(&t, "home = \"", HomePolicyName(spec.dsm.home), "\"\n");
   absl::StrAppend(&t, "interleave = ", spec.dsm.interleave_bytes, "\n");
-  absl::StrAppend(&t, "hold_us = ", spec.dsm.hold_us, "\n");
   for (const HomeRange& r : spec.dsm.ranges) {
     absl::StrAppend(&t, "[[dsm.range]]\nstart = ", r.start.value(), "\nsize = ", r.size, "\nnode = ", r.node.value(), "\n");
   }

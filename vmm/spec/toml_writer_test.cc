@@ -33,7 +33,6 @@ void ExpectRoundTrip(const VmSpec& spec) {
   EXPECT_EQ(back.dsm.transport, spec.dsm.transport);
   EXPECT_EQ(back.dsm.home, spec.dsm.home);
   EXPECT_EQ(back.dsm.interleave_bytes, spec.dsm.interleave_bytes);
-  EXPECT_EQ(back.dsm.hold_us, spec.dsm.hold_us);
   ASSERT_EQ(back.dsm.ranges.size(), spec.dsm.ranges.size());
   for (size_t i = 0; i < spec.dsm.ranges.size(); ++i) {
     EXPECT_EQ(back.dsm.ranges[i].start, spec.dsm.ranges[i].start);
@@ -95,7 +94,6 @@ TEST_F(TomlWriterTest, EverythingRoundTrips) {
   s.cmdline = "";
   s.cluster_key_file = MakeFile(dir_, "key", 32);
   s.halted_tick_limit_ms = 0;
-  s.dsm.hold_us = 250;
   s.dsm.transport = TransportKind::kDpdk;
   s.dsm.home = HomePolicy::kRange;
   s.dsm.ranges = {{Gpa(0), kGiB, NodeId(0)}, {Gpa(kGiB), kGiB, NodeId(1)}};

@@ -165,9 +165,6 @@ void ValidateDsm(const VmSpec& spec, Problems& p) {
     p.Add("dsm.interleave", absl::StrCat("must be a power of two of at least 4 KiB, got ",
                                          FormatSize(dsm.interleave_bytes)));
   }
-  if (dsm.hold_us > kMaxDsmHoldUs) {
-    p.Add("dsm.hold_us", absl::StrCat("must be at most ", kMaxDsmHoldUs, ", got ", dsm.hold_us));
-  }
   if (dsm.home != HomePolicy::kRange) {
     if (!dsm.ranges.empty()) p.Add("dsm.range", "only applies with dsm.home = \"range\"");
   }

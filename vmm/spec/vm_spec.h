@@ -29,8 +29,6 @@ inline constexpr uint64_t kMinNumaSlice = 16 * kMiB;
 inline constexpr size_t kMaxCmdline = 2047;  // boot protocol's cmdline_size on modern kernels
 inline constexpr uint32_t kDefaultHaltedTickLimitMs = 100;
 inline constexpr uint32_t kMaxHaltedTickLimitMs = 10'000;
-inline constexpr uint32_t kDefaultDsmHoldUs = 1'000;
-inline constexpr uint32_t kMaxDsmHoldUs = 100'000;
 
 enum class TransportKind { kTcp, kDpdk };
 // Where each page of guest RAM has its home (see DsmSpec).
@@ -77,10 +75,6 @@ struct DsmSpec {
   uint64_t interleave_bytes = kPageSize;  // granule of the round-robin over nodes
   std::vector<HomeRange> ranges;          // kRange: must tile guest RAM exactly
   TransportKind transport = TransportKind::kTcp;
-  // After a fault, the page stays on the faulting node at least this long,
-  // so the vCPU's access completes before another node takes the page (see
-  // dsm::EngineOptions::hold_ns). 0: no hold.
-  uint32_t hold_us = kDefaultDsmHoldUs;
 };
 
 struct SerialSpec {
