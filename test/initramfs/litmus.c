@@ -22,17 +22,21 @@
 // and "DVM-GUEST: litmus all ok" or "DVM-GUEST: litmus FAILED"; exits 0 only
 // when all passed.
 #define _GNU_SOURCE
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define kPageSize 4096
 #define kMaxThreads 64
 #define kSpinTimeoutSeconds 20
+#define kBarrierSpins 2000
 
 // One shared variable per page: the aligned attribute also pads it to 4 KiB.
 typedef struct {
@@ -47,7 +51,7 @@ typedef struct {
 
 typedef struct {
   long count;
-  long sense;
+  int sense;  // an int: waiters sleep on it with futex(2)
 } __attribute__((aligned(kPageSize))) BarrierPage;
 
 static Page x, y;  // the litmus variables
@@ -106,15 +110,36 @@ static void SpinUntil(long* p, long want, const char* what) {
 }
 
 // Sense-reversing barrier for barrier_threads threads: the last to arrive
-// resets the count and then flips the sense the others spin on. *sense is the
-// caller's own, starting at 0.
-static void BarrierWait(long* sense) {
+// resets the count, flips the sense and wakes the others. A waiter spins a
+// little, then sleeps on a futex: on a distributed VM in the lab, four vCPUs
+// spinning on one page starve each other of both the lab's two CPUs and the
+// page (a barrier took over 20 s), and the litmus bodies, not the barrier,
+// are what must run on every CPU at once. *sense is the caller's own,
+// starting at 0.
+static void BarrierWait(int* sense) {
   *sense = !*sense;
   if (__atomic_add_fetch(&barrier.count, 1, __ATOMIC_ACQ_REL) == barrier_threads) {
     __atomic_store_n(&barrier.count, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&barrier.sense, *sense, __ATOMIC_RELEASE);
-  } else {
-    SpinUntil(&barrier.sense, *sense, "barrier");
+    syscall(SYS_futex, &barrier.sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    return;
+  }
+  for (int spins = 0; spins < kBarrierSpins; ++spins) {
+    if (__atomic_load_n(&barrier.sense, __ATOMIC_ACQUIRE) == *sense) return;
+    asm volatile("pause");
+  }
+  const double deadline = Now() + kSpinTimeoutSeconds;
+  const struct timespec slice = {1, 0};  // wake now and then to check the deadline
+  while (__atomic_load_n(&barrier.sense, __ATOMIC_ACQUIRE) != *sense) {
+    // Sleeps only while the sense is still the old one, so no wake is lost.
+    syscall(SYS_futex, &barrier.sense, FUTEX_WAIT_PRIVATE, !*sense, &slice, NULL, 0);
+    if (Now() > deadline) {
+      printf("DVM-GUEST: litmus %s TIMEOUT: a thread waited over %d s for the barrier\n", test_name,
+             kSpinTimeoutSeconds);
+      printf("DVM-GUEST: litmus FAILED\n");
+      fflush(stdout);
+      _exit(1);
+    }
   }
 }
 
@@ -136,7 +161,8 @@ typedef struct {
 static double RunThreads(int n, const int* cpus, void* (*fn)(void*)) {
   pthread_t ids[kMaxThreads];
   Worker workers[kMaxThreads];
-  barrier.count = barrier.sense = 0;
+  barrier.count = 0;
+  barrier.sense = 0;
   barrier_threads = n;
   double start = Now();
   for (int i = 0; i < n; ++i) {
@@ -231,7 +257,7 @@ static long counts[10000];    // per outcome (at most 4 digits)
 static void* LitmusThread(void* arg) {
   const Worker* w = arg;
   Pin(w->cpu);
-  long sense = 0;
+  int sense = 0;
   for (int i = 0; i < iterations; ++i) {
     BarrierWait(&sense);  // start together, after thread 0's reset below
     litmus->body(w->index, results[w->index].r);
@@ -275,7 +301,7 @@ static int RunLitmus(const Litmus* test, const int* cpus) {
 static void* AtomicAddThread(void* arg) {
   const Worker* w = arg;
   Pin(w->cpu);
-  long sense = 0;
+  int sense = 0;
   BarrierWait(&sense);  // start together so the adds contend
   for (int k = 0; k < increments; ++k) __atomic_fetch_add(&counter.value, 1, __ATOMIC_SEQ_CST);
   return NULL;
@@ -284,7 +310,7 @@ static void* AtomicAddThread(void* arg) {
 static void* SpinlockThread(void* arg) {
   const Worker* w = arg;
   Pin(w->cpu);
-  long sense = 0;
+  int sense = 0;
   BarrierWait(&sense);
   for (int k = 0; k < increments; ++k) {
     // Test-and-set with xchg; wait on plain loads so waiters do not keep
