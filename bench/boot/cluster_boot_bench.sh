@@ -79,8 +79,9 @@ run() {
 }
 
 # Sums over all nodes, from the SIGUSR2 snapshot (the only stats in the log).
-faults() { awk '/DSM faults:/ { sub(/.*DSM faults:/, ""); n = split($0, k, ",");
-                 for (i = 1; i <= n; i++) { gsub(/\([^)]*\)/, "", k[i]); m = split(k[i], w, " "); t += w[m] } }
+# (The percentiles in parentheses hold commas too: drop them before splitting.)
+faults() { awk '/DSM faults:/ { sub(/.*DSM faults:/, ""); gsub(/\([^)]*\)/, ""); n = split($0, k, ",");
+                 for (i = 1; i <= n; i++) { m = split(k[i], w, " "); t += w[m] } }
                 END { print t + 0 }' "$1"; }
 pages() { awk '/DSM pages:/ { for (i = 1; i <= NF; i++) if ($i == "received") t += $(i - 1) } END { print t + 0 }' "$1"; }
 compute_ms() { sed -n 's/.*DVM-GUEST: parallel_sum count=[0-9]* took \([0-9]*\) ms.*/\1/p' "$1" | tail -1; }
