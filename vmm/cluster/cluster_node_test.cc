@@ -42,20 +42,27 @@ struct Events {
   }
 };
 
+// A VM of `nodes` nodes on loopback, vCPU i on node i, with a cluster key
+// written to `key_name` in the test's temp dir.
+void MakeLoopbackSpec(const std::string& key_name, uint32_t nodes, spec::VmSpec* spec) {
+  const std::string key = ::testing::TempDir() + "/" + key_name;
+  FILE* f = std::fopen(key.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(std::string(32, 'k').c_str(), f);
+  std::fclose(f);
+  spec->name = "t";
+  spec->memory_bytes = kRamBytes;
+  spec->vcpu_count = nodes;
+  spec->cluster_key_file = key;
+  for (uint32_t i = 0; i < nodes; ++i) {
+    spec->nodes.push_back({NodeId(i), {"127.0.0.1", net::FreePort()}, {VcpuId(i)}, {}});
+  }
+}
+
 class ClusterNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string key = ::testing::TempDir() + "/cluster_node_test.key";
-    FILE* f = std::fopen(key.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::fputs(std::string(32, 'k').c_str(), f);
-    std::fclose(f);
-    spec_.name = "t";
-    spec_.memory_bytes = kRamBytes;
-    spec_.vcpu_count = 2;
-    spec_.cluster_key_file = key;
-    spec_.nodes = {{NodeId(0), {"127.0.0.1", net::FreePort()}, {VcpuId(0)}, {}},
-                   {NodeId(1), {"127.0.0.1", net::FreePort()}, {VcpuId(1)}, {}}};
+    ASSERT_NO_FATAL_FAILURE(MakeLoopbackSpec("cluster_node_test.key", 2, &spec_));
     for (int i = 0; i < 2; ++i) {
       auto memory = memory::GuestMemory::Create(kRamBytes, "cluster-node-test");
       ASSERT_TRUE(memory.ok()) << memory.status();
@@ -152,20 +159,7 @@ TEST_F(ClusterNodeTest, GathersBothNodesStats) {
 // answers (as a node whose transport thread is stuck would not).
 class GatherStatsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string key = ::testing::TempDir() + "/gather_stats_test.key";
-    FILE* f = std::fopen(key.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::fputs(std::string(32, 'g').c_str(), f);
-    std::fclose(f);
-    spec_.name = "t";
-    spec_.memory_bytes = kRamBytes;
-    spec_.vcpu_count = 3;
-    spec_.cluster_key_file = key;
-    for (uint32_t i = 0; i < 3; ++i) {
-      spec_.nodes.push_back({NodeId(i), {"127.0.0.1", net::FreePort()}, {VcpuId(i)}, {}});
-    }
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(MakeLoopbackSpec("gather_stats_test.key", 3, &spec_)); }
 
   // Starts the three; node 1 reports what `node1_stats` gives.
   void Boot(std::function<std::string()> node1_stats) {

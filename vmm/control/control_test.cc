@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dvm/unix_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -176,11 +177,9 @@ TEST_F(ControlTest, RequestsSentAllAtOnceHoldTheServerBoundedTime) {
   handler_.stats_delay = std::chrono::milliseconds(500);
   auto server = Server::Start(path_, &handler_);
   ASSERT_TRUE(server.ok());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path_.c_str());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  absl::StatusOr<UniqueFd> client = ConnectUnix(path_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  ASSERT_TRUE(client.ok()) << client.status();
+  const int fd = client->get();
   std::string twenty;
   for (int i = 0; i < 20; ++i) twenty += "stats\n";  // 10 s of handler time
   ASSERT_EQ(::send(fd, twenty.data(), twenty.size(), MSG_NOSIGNAL), static_cast<ssize_t>(twenty.size()));
@@ -188,7 +187,7 @@ TEST_F(ControlTest, RequestsSentAllAtOnceHoldTheServerBoundedTime) {
   const auto start = std::chrono::steady_clock::now();
   auto status = QueryStatus(path_, std::chrono::seconds(10));
   const auto took = std::chrono::steady_clock::now() - start;
-  ::close(fd);
+  client->reset();
   ASSERT_TRUE(status.ok()) << status.status();
   // 1 s of the client's own, 3 s of handler time, one request's overrun.
   EXPECT_LT(took, std::chrono::milliseconds(5000));
@@ -318,11 +317,9 @@ TEST_F(ControlTest, AStatusReplyMustComeFromTheProcessItNames) {
 TEST_F(ControlTest, AClientThatDribblesHoldsTheSocketAtMostASecond) {
   auto server = Server::Start(path_, &handler_);
   ASSERT_TRUE(server.ok());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path_.c_str());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  absl::StatusOr<UniqueFd> client = ConnectUnix(path_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  ASSERT_TRUE(client.ok()) << client.status();
+  const int fd = client->get();
   // One byte every 300 ms, never a newline: each read restarted the time
   // limit before, so this client held the server for good.
   std::atomic<bool> stop{false};
@@ -338,7 +335,7 @@ TEST_F(ControlTest, AClientThatDribblesHoldsTheSocketAtMostASecond) {
   const auto took = std::chrono::steady_clock::now() - start;
   stop = true;
   dribbler.join();
-  ::close(fd);
+  client->reset();
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_LT(took, std::chrono::milliseconds(2500));
 }
